@@ -1,0 +1,25 @@
+"""Keys of the graph dictionary that flows through the package, with shapes and units.
+
+A *graph* is a plain ``dict[str, torch.Tensor]`` holding one or several structures (a batch).
+Every key is declared here once; the comment gives ``[shape] | meaning, unit``.
+Edges are directed, ``i <- j``: ``edge_index[0]`` is the receiver ``i`` (the central atom),
+``edge_index[1]`` the sender ``j`` (its neighbor), as matscipy's ``ijS`` lists them. The edge
+vector is ``r_ij = x_i - x_j - S_ij @ cell`` and points from the neighbor to the center.
+Cell vectors are rows (ASE convention).
+"""
+
+POSITIONS = "positions"  # [n_atoms, 3] | Cartesian positions, Å
+SPECIES = "species"  # [n_atoms] int64 | species index 0..n_species-1 (model's element order)
+EDGE_INDEX = "edge_index"  # [2, n_edges] int64 | (receiver i, sender j)
+CELL_SHIFTS = "cell_shifts"  # [n_edges, 3] float | integer image offsets S_ij (in cell vectors)
+CELL = "cell"  # [n_graphs, 3, 3] | cell vectors as rows, Å (zeros for molecules)
+PBC = "pbc"  # [n_graphs, 3] bool | periodic directions
+BATCH = "batch"  # [n_atoms] int64 | graph index of each atom
+N_ATOMS = "n_atoms"  # [n_graphs] int64 | atoms per graph
+
+# Outputs
+NODE_ENERGY = "energies"  # [n_atoms] | per-atom energy, eV
+ENERGY = "energy"  # [n_graphs] | total energy, eV
+FORCES = "forces"  # [n_atoms, 3] | -dE/dx, eV/Å
+VIRIAL = "virial"  # [n_graphs, 3, 3] | -dE/d(strain), eV
+STRESS = "stress"  # [n_graphs, 3, 3] | (1/V) dE/d(strain), eV/Å^3 (ASE sign)

@@ -1,0 +1,114 @@
+"""The ICTP energy model (spec §2): graph -> per-atom and total energies."""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Optional
+
+import torch
+from torch import nn
+
+from .. import keys
+from ..nn import Interaction, LinearReadout, MLPReadout, ProductBasis, RadialEmbedding, RankLinear, SpeciesLinear
+from ..tensors import harmonics
+from .config import ModelConfig
+
+__all__ = ["ICTPModel", "Layer"]
+
+
+class Layer(nn.Module):
+    """One message-passing layer: interaction, product basis, output map and skip connection.
+
+    ``h [N, F, (l_in+1)^2] -> [N, F, (l_out+1)^2]``.
+    """
+
+    def __init__(self, config: ModelConfig, l_in: int, l_out: int):
+        super().__init__()
+        c = config
+        F, P, S = c.n_hidden_feats, c.n_product_feats, c.n_species
+        self.l_in, self.l_out = l_in, l_out
+        self.interaction = Interaction(F, P, l_in, c.l_max_edge_attrs, c.n_basis, c.radial_mlp, c.avg_n_neighbors)
+        self.product = ProductBasis(
+            P, S, c.l_max_edge_attrs, l_out, c.correlation, c.symmetric_product, c.coupled_product_feats
+        )
+        self.linear_out = RankLinear(P, F, l_out)
+        self.skip = SpeciesLinear(F, F, S, min(l_in, l_out))
+
+    def forward(self, h, species, edge_attrs, edge_feats, edge_index) -> torch.Tensor:
+        a = self.interaction(h, edge_attrs, edge_feats, edge_index)
+        out = self.linear_out(self.product(a, species))
+        skip = self.skip(h, species)
+        # Ranks above min(l_in, l_out) have no skip connection (spec §2.4).
+        return torch.cat([out[..., : skip.shape[-1]] + skip, out[..., skip.shape[-1] :]], dim=-1)
+
+
+class ICTPModel(nn.Module):
+    """ICTP energy model. Parameters and arithmetic use ``config.dtype``; nothing global changes.
+
+    Forward takes a graph dict (see :mod:`ictp_calc.keys`) and returns ``{energies [N], energy [G]}``.
+    Build one with :func:`ictp_calc.model.build_model`, which also sets the energy shift and scale.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        c = self.config = config
+        F, S = c.n_hidden_feats, c.n_species
+        self.register_buffer("atomic_numbers", torch.tensor(c.atomic_numbers, dtype=torch.long))
+        self.embedding_weight = nn.Parameter(torch.empty(F, S))
+        self.radial_embedding = RadialEmbedding(c.cutoff, c.n_basis, c.n_polynomial_cutoff)
+        self.layers = nn.ModuleList()
+        self.readouts = nn.ModuleList()
+        l_in = 0
+        for t in range(c.n_interactions):
+            last = t == c.n_interactions - 1
+            l_out = 0 if last else c.l_max_hidden_feats
+            self.layers.append(Layer(c, l_in, l_out))
+            self.readouts.append(MLPReadout(F, c.readout_mlp) if last else LinearReadout(F))
+            l_in = l_out
+        # Per-atom energy e_i = scale * sum_t E_i^(t) + shift[z_i] (spec §2.7).
+        self.register_buffer("energy_scale", torch.ones((), dtype=torch.float64))
+        self.register_buffer("energy_shift", torch.zeros(S, dtype=torch.float64))
+        self.to(config.torch_dtype)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.embedding_weight.dtype
+
+    def reset_parameters(self, generator: Optional[torch.Generator] = None) -> None:
+        """Draw every weight from N(0, 1) times its initial scale (spec §2.9), reproducibly.
+
+        Values are drawn in float64 on the CPU, so a seed gives the same model in any dtype or device.
+        """
+        with torch.no_grad():
+            for module in self.modules():
+                scales = getattr(module, "init_scales", {})
+                for name, param in module.named_parameters(recurse=False):
+                    values = torch.randn(param.shape, generator=generator, dtype=torch.float64)
+                    param.copy_(values * scales.get(name, 1.0))
+
+    def edge_vectors(self, graph: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """``r_ij = x_i - x_j - S_ij @ cell`` for every edge; ``[E, 3]``, Å."""
+        receiver, sender = graph[keys.EDGE_INDEX][0], graph[keys.EDGE_INDEX][1]
+        positions, cell = graph[keys.POSITIONS], graph[keys.CELL]
+        edge_cell = cell.index_select(0, graph[keys.BATCH].index_select(0, receiver))  # [E, 3, 3]
+        shifts = torch.bmm(graph[keys.CELL_SHIFTS].unsqueeze(1), edge_cell).squeeze(1)
+        return positions.index_select(0, receiver) - positions.index_select(0, sender) - shifts
+
+    def forward(self, graph: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        c = self.config
+        species, edge_index = graph[keys.SPECIES], graph[keys.EDGE_INDEX]
+        vectors = self.edge_vectors(graph)
+        lengths = vectors.norm(dim=-1, keepdim=True)  # [E, 1]
+        edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, normalize=False)  # [E, (L_e+1)^2]
+        edge_feats = self.radial_embedding(lengths)  # [E, B]; exactly 0 beyond the cutoff
+        onehot = torch.nn.functional.one_hot(species, c.n_species).to(self.dtype)
+        h = (onehot @ self.embedding_weight.T / math.sqrt(c.n_species)).unsqueeze(-1)  # [N, F, 1]
+        node_energy = torch.zeros(species.shape[0], dtype=self.dtype, device=species.device)
+        for layer, readout in zip(self.layers, self.readouts):
+            h = layer(h, species, edge_attrs, edge_feats, edge_index)
+            node_energy = node_energy + readout(h[..., 0])
+        node_energy = self.energy_scale * node_energy + self.energy_shift.index_select(0, species)
+        n_graphs = graph[keys.CELL].shape[0]
+        energy = torch.zeros(n_graphs, dtype=self.dtype, device=species.device)
+        energy = energy.index_add(0, graph[keys.BATCH], node_energy)
+        return {keys.NODE_ENERGY: node_energy, keys.ENERGY: energy}

@@ -1,0 +1,66 @@
+"""Radial features of edges: Bessel basis, polynomial envelope and the radial MLP (spec §2.2-2.3)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .linear import Linear, NormalizedSiLU
+
+__all__ = ["BesselBasis", "PolynomialEnvelope", "RadialEmbedding", "RadialMLP"]
+
+
+class BesselBasis(nn.Module):
+    """``b_n(r) = sqrt(2/r_c) sin(n pi r / r_c) / r`` for ``n = 1..n_basis``; ``[E, 1] -> [E, n_basis]``."""
+
+    def __init__(self, cutoff: float, n_basis: int = 8):
+        super().__init__()
+        self.cutoff = float(cutoff)
+        self.register_buffer("frequencies", math.pi / cutoff * torch.arange(1, n_basis + 1, dtype=torch.float64))
+
+    def forward(self, lengths: torch.Tensor) -> torch.Tensor:
+        return math.sqrt(2.0 / self.cutoff) * torch.sin(self.frequencies * lengths) / lengths
+
+
+class PolynomialEnvelope(nn.Module):
+    """Smooth cutoff ``u(r/r_c)`` with ``p`` continuous derivatives at the cutoff, 0 beyond it."""
+
+    def __init__(self, cutoff: float, p: int = 5):
+        super().__init__()
+        self.cutoff, self.p = float(cutoff), p
+
+    def forward(self, lengths: torch.Tensor) -> torch.Tensor:
+        p, x = self.p, lengths / self.cutoff
+        u = 1.0 - (p + 1) * (p + 2) / 2 * x**p + p * (p + 2) * x ** (p + 1) - p * (p + 1) / 2 * x ** (p + 2)
+        return torch.where(x < 1.0, u, torch.zeros_like(u))
+
+
+class RadialEmbedding(nn.Module):
+    """Edge feature ``e_ij = b(r_ij) u(r_ij)``: ``lengths [E, 1]`` (Å) -> ``[E, n_basis]``."""
+
+    def __init__(self, cutoff: float, n_basis: int, p: int):
+        super().__init__()
+        self.basis = BesselBasis(cutoff, n_basis)
+        self.envelope = PolynomialEnvelope(cutoff, p)
+
+    def forward(self, lengths: torch.Tensor) -> torch.Tensor:
+        return self.basis(lengths) * self.envelope(lengths)
+
+
+class RadialMLP(nn.Module):
+    """Bias-free MLP with normalized SiLU between layers and none after the last one."""
+
+    def __init__(self, widths: Sequence[int]):
+        super().__init__()
+        self.layers = nn.ModuleList(Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.act = NormalizedSiLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            if i:
+                x = self.act(x)
+            x = layer(x)
+        return x
