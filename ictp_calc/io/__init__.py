@@ -1,0 +1,5 @@
+"""Model files: save, load, validate (format version, config, metadata, weights)."""
+
+from .model_file import FORMAT_VERSION, ModelFileError, file_checksum, load_model, read_model_file, save_model
+
+__all__ = ["FORMAT_VERSION", "ModelFileError", "file_checksum", "load_model", "read_model_file", "save_model"]

@@ -1,0 +1,115 @@
+"""Model files: one ``torch.save`` of primitives and tensors, never a pickled module.
+
+Layout (format version 1)::
+
+    {
+        "format_version": 1,
+        "config": ModelConfig.to_dict(),           # primitives only
+        "metadata": {"package_version", "elements", "cutoff", "dtype", "atomic_energies",
+                     "training", ...},             # free-form primitives
+        "state_dict": {name: tensor},
+    }
+
+Every file loads with ``torch.load(path, weights_only=True)``. See ``docs`` for the changelog of
+format versions; a file newer than this package raises :class:`ModelFileError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import zipfile
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+
+from .. import __version__
+from ..model import ICTPModel, ModelConfig
+
+__all__ = ["FORMAT_VERSION", "ModelFileError", "save_model", "load_model", "read_model_file", "file_checksum"]
+
+FORMAT_VERSION = 1
+_REQUIRED = ("format_version", "config", "metadata", "state_dict")
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class ModelFileError(ValueError):
+    """A model file that is missing, corrupt, not a model, or from a newer package."""
+
+
+def _metadata(model: ICTPModel, extra: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    from ase.data import chemical_symbols
+
+    c = model.config
+    meta = {
+        "package_version": __version__,
+        "elements": [chemical_symbols[z] for z in c.atomic_numbers],
+        "cutoff": c.cutoff,
+        "dtype": c.dtype,
+        "atomic_energies": None if c.atomic_energies is None else list(c.atomic_energies),
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+    }
+    meta.update(extra or {})
+    return meta
+
+
+def save_model(model: ICTPModel, path: PathLike, metadata: Optional[Dict[str, Any]] = None) -> None:
+    """Write ``model`` to ``path`` (see the module docstring); ``metadata`` adds free-form entries.
+
+    The file is written to a temporary name and renamed, so a crash never leaves half a model.
+    """
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "config": model.config.to_dict(),
+        "metadata": _metadata(model, metadata),
+        "state_dict": state,
+    }
+    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def read_model_file(path: PathLike) -> Dict[str, Any]:
+    """Load and validate the raw dictionary of a model file (no model is built)."""
+    if not os.path.isfile(path):
+        raise ModelFileError(f"model file {os.fspath(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError) as err:
+        raise ModelFileError(f"{os.fspath(path)!r} is not a readable ictp_calc model file ({str(err).splitlines()[0]})") from err
+    if not isinstance(payload, dict) or any(k not in payload for k in _REQUIRED):
+        raise ModelFileError(
+            f"{os.fspath(path)!r} is not an ictp_calc model file (expected the keys {list(_REQUIRED)})"
+        )
+    version = payload["format_version"]
+    if not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{os.fspath(path)!r} has an invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{os.fspath(path)!r} has model format version {version}, newer than this ictp_calc "
+            f"{__version__} reads (up to {FORMAT_VERSION}); upgrade ictp_calc"
+        )
+    return payload
+
+
+def load_model(path: PathLike, device: Union[str, torch.device] = "cpu") -> Tuple[ICTPModel, Dict[str, Any]]:
+    """Build the model stored in ``path``; returns ``(model, metadata)``. The model is in eval mode."""
+    payload = read_model_file(path)
+    try:
+        config = ModelConfig.from_dict(payload["config"])
+        model = ICTPModel(config)
+        model.load_state_dict(payload["state_dict"])
+    except (TypeError, ValueError, RuntimeError, KeyError) as err:
+        raise ModelFileError(f"{os.fspath(path)!r} holds an inconsistent model: {err}") from err
+    return model.to(device).eval(), payload["metadata"]
+
+
+def file_checksum(path: PathLike) -> str:
+    """SHA-256 of a file's bytes (hex), to identify a model in logs and manifests."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
