@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .. import keys
+from ..nn.convolution import EdgeLayout, edge_layout
 from ..nn import Interaction, LinearReadout, MLPReadout, ProductBasis, RadialEmbedding, RankLinear, SpeciesLinear
 from ..tensors import harmonics
 from .config import ModelConfig
@@ -19,7 +20,7 @@ __all__ = ["ICTPModel", "Layer"]
 class Layer(nn.Module):
     """One message-passing layer: interaction, product basis, output map and skip connection.
 
-    ``h [N, F, (l_in+1)^2] -> [N, F, (l_out+1)^2]``.
+    ``h [N, (l_in+1)^2, F] -> [N, (l_out+1)^2, F]``.
     """
 
     def __init__(self, config: ModelConfig, l_in: int, l_out: int):
@@ -34,12 +35,12 @@ class Layer(nn.Module):
         self.linear_out = RankLinear(P, F, l_out)
         self.skip = SpeciesLinear(F, F, S, min(l_in, l_out))
 
-    def forward(self, h, species, edge_attrs, edge_feats, edge_index) -> torch.Tensor:
-        a = self.interaction(h, edge_attrs, edge_feats, edge_index)
+    def forward(self, h, species, edge_attrs, edge_feats, layout: EdgeLayout) -> torch.Tensor:
+        a = self.interaction(h, edge_attrs, edge_feats, layout)
         out = self.linear_out(self.product(a, species))
         skip = self.skip(h, species)
         # Ranks above min(l_in, l_out) have no skip connection (spec §2.4).
-        return torch.cat([out[..., : skip.shape[-1]] + skip, out[..., skip.shape[-1] :]], dim=-1)
+        return torch.cat([out[:, : skip.shape[1]] + skip, out[:, skip.shape[1] :]], dim=1)
 
 
 class ICTPModel(nn.Module):
@@ -86,27 +87,33 @@ class ICTPModel(nn.Module):
                     values = torch.randn(param.shape, generator=generator, dtype=torch.float64)
                     param.copy_(values * scales.get(name, 1.0))
 
-    def edge_vectors(self, graph: Dict[str, torch.Tensor]) -> torch.Tensor:
+    def edge_vectors(self, graph: Dict[str, torch.Tensor], edge_index: torch.Tensor, shifts: torch.Tensor):
         """``r_ij = x_i - x_j - S_ij @ cell`` for every edge; ``[E, 3]``, Å."""
-        receiver, sender = graph[keys.EDGE_INDEX][0], graph[keys.EDGE_INDEX][1]
+        receiver, sender = edge_index[0], edge_index[1]
         positions, cell = graph[keys.POSITIONS], graph[keys.CELL]
         edge_cell = cell.index_select(0, graph[keys.BATCH].index_select(0, receiver))  # [E, 3, 3]
-        shifts = torch.bmm(graph[keys.CELL_SHIFTS].unsqueeze(1), edge_cell).squeeze(1)
-        return positions.index_select(0, receiver) - positions.index_select(0, sender) - shifts
+        shift_vectors = torch.bmm(shifts.unsqueeze(1), edge_cell).squeeze(1)
+        return positions.index_select(0, receiver) - positions.index_select(0, sender) - shift_vectors
 
     def forward(self, graph: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         c = self.config
-        species, edge_index = graph[keys.SPECIES], graph[keys.EDGE_INDEX]
-        vectors = self.edge_vectors(graph)
+        species = graph[keys.SPECIES]
+        # The fused convolution wants edges grouped by receiver; sorting is cheap and makes any
+        # edge order acceptable.
+        order = torch.argsort(graph[keys.EDGE_INDEX][0], stable=True)
+        edge_index = graph[keys.EDGE_INDEX].index_select(1, order)
+        shifts = graph[keys.CELL_SHIFTS].index_select(0, order).to(self.dtype)
+        layout = edge_layout(edge_index, species.shape[0])
+        vectors = self.edge_vectors(graph, edge_index, shifts)
         lengths = vectors.norm(dim=-1, keepdim=True)  # [E, 1]
         edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, normalize=False)  # [E, (L_e+1)^2]
         edge_feats = self.radial_embedding(lengths)  # [E, B]; exactly 0 beyond the cutoff
         onehot = torch.nn.functional.one_hot(species, c.n_species).to(self.dtype)
-        h = (onehot @ self.embedding_weight.T / math.sqrt(c.n_species)).unsqueeze(-1)  # [N, F, 1]
+        h = (onehot @ self.embedding_weight.T / math.sqrt(c.n_species)).unsqueeze(1)  # [N, 1, F]
         node_energy = torch.zeros(species.shape[0], dtype=self.dtype, device=species.device)
         for layer, readout in zip(self.layers, self.readouts):
-            h = layer(h, species, edge_attrs, edge_feats, edge_index)
-            node_energy = node_energy + readout(h[..., 0])
+            h = layer(h, species, edge_attrs, edge_feats, layout)
+            node_energy = node_energy + readout(h[:, 0])
         node_energy = self.energy_scale * node_energy + self.energy_shift.index_select(0, species)
         n_graphs = graph[keys.CELL].shape[0]
         energy = torch.zeros(n_graphs, dtype=self.dtype, device=species.device)

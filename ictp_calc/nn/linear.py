@@ -1,7 +1,7 @@
 """Linear maps (spec §2.9: weights N(0, 1), scaled by 1/sqrt(fan_in) in the forward pass).
 
-Equivariant features are ``[n_nodes, n_channels, (l_max+1)^2]`` (compressed storage, see
-:mod:`ictp_calc.tensors.compressed`); linear maps mix channels and never components.
+Equivariant features are channels-last, ``[n_nodes, (l_max+1)^2, n_channels]`` (compressed
+storage, see :mod:`ictp_calc.tensors.compressed`); linear maps mix channels, never components.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Linear(nn.Module):
 class RankLinear(nn.Module):
     """Channel mixing, one ``[n_out, n_in]`` weight per rank ``0..l_max``.
 
-    ``x [N, n_in, (l_max+1)^2] -> [N, n_out, (l_max+1)^2]``.
+    ``x [N, (l_max+1)^2, n_in] -> [N, (l_max+1)^2, n_out]``.
     """
 
     def __init__(self, n_in: int, n_out: int, l_max: int):
@@ -50,22 +50,20 @@ class RankLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight * self.scale
         if self.l_max == 0:
-            return torch.einsum("wc,ncd->nwd", w[0], x)
-        return torch.cat(
-            [torch.einsum("wc,ncd->nwd", w[l], x[..., rank_slice(l)]) for l in range(self.l_max + 1)], dim=-1
-        )
+            return x @ w[0].T
+        return torch.cat([x[:, rank_slice(l)] @ w[l].T for l in range(self.l_max + 1)], dim=1)
 
 
 class SpeciesLinear(nn.Module):
     """Species-dependent channel mixing (the skip connection of spec §2.4), ranks ``0..l_max``.
 
-    ``sc_i[w] = (F S)^(-1/2) sum_u W^l[u, z_i, w] h_i[u]``; ``[N, F, D] -> [N, F_out, D]``.
+    ``sc_i[w] = (F S)^(-1/2) sum_u W^l[u, z_i, w] h_i[u]``; ``[N, D, F] -> [N, D, F_out]``.
     All species are mapped and the right one gathered: no data-dependent shapes, no host sync.
     """
 
     def __init__(self, n_in: int, n_out: int, n_species: int, l_max: int):
         super().__init__()
-        self.l_max, self.n_out = l_max, n_out
+        self.l_max, self.n_out, self.n_species = l_max, n_out, n_species
         self.weight = nn.Parameter(torch.empty(l_max + 1, n_in, n_species, n_out))
         self.scale = 1.0 / math.sqrt(n_in * n_species)
 
@@ -73,8 +71,8 @@ class SpeciesLinear(nn.Module):
         w = self.weight * self.scale
         out = []
         for l in range(self.l_max + 1):
-            xl = x[..., rank_slice(l)]  # [N, F, d]
-            all_species = torch.einsum("nud,usw->nswd", xl, w[l])  # [N, S, F_out, d]
-            index = species.view(-1, 1, 1, 1).expand(-1, 1, self.n_out, xl.shape[-1])
-            out.append(all_species.gather(1, index).squeeze(1))
-        return torch.cat(out, dim=-1)
+            xl = x[:, rank_slice(l)]  # [N, d, F]
+            all_species = (xl @ w[l].flatten(1)).view(xl.shape[0], xl.shape[1], self.n_species, self.n_out)
+            index = species.view(-1, 1, 1, 1).expand(-1, xl.shape[1], 1, self.n_out)
+            out.append(all_species.gather(2, index).squeeze(2))
+        return torch.cat(out, dim=1)

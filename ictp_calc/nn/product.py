@@ -26,7 +26,10 @@ def product_paths(l_edge: int, l_out: int, correlation: int, symmetric: bool) ->
 
 
 class ProductBasis(nn.Module):
-    """``A [N, P, (l_edge+1)^2]``, ``species [N]`` -> ``B [N, P, (l_out+1)^2]``."""
+    """``A [N, (l_edge+1)^2, P]``, ``species [N]`` -> ``B [N, (l_out+1)^2, P]``.
+
+    Internally channels-first (``[N, P, s, d]``): every product is per node and channel.
+    """
 
     def __init__(
         self, n_channels: int, n_species: int, l_edge: int, l_out: int, correlation: int,
@@ -55,7 +58,7 @@ class ProductBasis(nn.Module):
                 self.weights.append(nn.Parameter(torch.empty(shape)))
 
     def forward(self, a: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        n, P = a.shape[0], self.n_channels
+        a = a.transpose(1, 2)  # [N, P, D]
         parts = {l: a[..., rank_slice(l)].unsqueeze(2) for l in range(self.l_edge + 1)}  # [N, P, s, d]
         out = [self._weigh(0, l, parts[l], species) for l in range(self.l_out + 1)]
         for i, paths in enumerate(self.steps):
@@ -70,7 +73,7 @@ class ProductBasis(nn.Module):
             for l in range(self.l_out + 1):
                 if l in parts:
                     out[l] = out[l] + self._weigh(i + 1, l, parts[l], species)
-        return torch.cat(out, dim=-1)
+        return torch.cat(out, dim=-1).transpose(1, 2)
 
     def _weigh(self, k: int, l: int, q: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """Contract the sub-paths ``q [N, P, s, d]`` with the weights of step ``k`` -> ``[N, P, d]``."""
