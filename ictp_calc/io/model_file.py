@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-import zipfile
 from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
@@ -77,8 +75,9 @@ def read_model_file(path: PathLike) -> Dict[str, Any]:
         raise ModelFileError(f"model file {os.fspath(path)!r} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError) as err:
-        raise ModelFileError(f"{os.fspath(path)!r} is not a readable ictp_calc model file ({str(err).splitlines()[0]})") from err
+    except Exception as err:  # torch.load raises many types (IndexError, EOFError, ...) on junk
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ModelFileError(f"{os.fspath(path)!r} is not a readable ictp_calc model file ({reason})") from err
     if not isinstance(payload, dict) or any(k not in payload for k in _REQUIRED):
         raise ModelFileError(
             f"{os.fspath(path)!r} is not an ictp_calc model file (expected the keys {list(_REQUIRED)})"
@@ -101,7 +100,7 @@ def load_model(path: PathLike, device: Union[str, torch.device] = "cpu") -> Tupl
         config = ModelConfig.from_dict(payload["config"])
         model = ICTPModel(config)
         model.load_state_dict(payload["state_dict"])
-    except (TypeError, ValueError, RuntimeError, KeyError) as err:
+    except (TypeError, ValueError, RuntimeError, KeyError, ArithmeticError) as err:
         raise ModelFileError(f"{os.fspath(path)!r} holds an inconsistent model: {err}") from err
     return model.to(device).eval(), payload["metadata"]
 

@@ -35,6 +35,10 @@ class ModelConfig:
         avg_n_neighbors: mean in-degree of the training set (message normalization).
         atomic_energies: isolated-atom energies E0 (eV) per element, or None for zeros.
         compute_regression_shift: add the per-atom mean and a ridge-regression shift to E0.
+        isolated_atom_reference: subtract the network's own output for an atom without neighbors,
+            so that such an atom has exactly the energy shift (E0 without regression). With False
+            the energy is that of the reference implementation (spec §2.7), where the layer-1
+            skip connection gives isolated atoms an extra per-element constant.
         dtype: "float32" or "float64"; the model's parameters and arithmetic use it.
     """
 
@@ -55,6 +59,7 @@ class ModelConfig:
     avg_n_neighbors: float = 1.0
     atomic_energies: Optional[Tuple[float, ...]] = None
     compute_regression_shift: bool = True
+    isolated_atom_reference: bool = True
     dtype: str = "float64"
 
     def __post_init__(self):
@@ -71,6 +76,7 @@ class ModelConfig:
             (all(1 <= z <= 118 for z in self.atomic_numbers), "atomic_numbers must lie in 1..118"),
             (self.cutoff > 0, "cutoff must be positive"),
             (self.n_basis >= 1 and self.n_polynomial_cutoff >= 1, "n_basis and n_polynomial_cutoff must be >= 1"),
+            (all(w >= 1 for w in self.radial_mlp + self.readout_mlp), "MLP widths must be >= 1"),
             (self.n_hidden_feats >= 1 and self.n_product_feats >= 1, "feature widths must be >= 1"),
             (self.n_interactions >= 1, "n_interactions must be >= 1"),
             (self.l_max_hidden_feats >= 0 and self.l_max_edge_attrs >= 0, "ranks must be >= 0"),

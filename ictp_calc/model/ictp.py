@@ -87,6 +87,25 @@ class ICTPModel(nn.Module):
                     values = torch.randn(param.shape, generator=generator, dtype=torch.float64)
                     param.copy_(values * scales.get(name, 1.0))
 
+    def embed(self, species: torch.Tensor) -> torch.Tensor:
+        """Initial scalar features ``W_emb onehot(z) / sqrt(S)``; ``[N] -> [N, 1, F]``."""
+        onehot = torch.nn.functional.one_hot(species, self.config.n_species).to(self.dtype)
+        return (onehot @ self.embedding_weight.T / math.sqrt(self.config.n_species)).unsqueeze(1)
+
+    def isolated_atom_output(self) -> torch.Tensor:
+        """Summed readouts ``[S]`` of an atom without neighbors, per species (before scale and shift).
+
+        Without neighbors A = 0, so the product basis vanishes and only the scalar skip
+        connections carry the embedding through the layers.
+        """
+        species = torch.arange(self.config.n_species, device=self.embedding_weight.device)
+        h = self.embed(species)
+        total = torch.zeros(species.shape[0], dtype=self.dtype, device=species.device)
+        for layer, readout in zip(self.layers, self.readouts):
+            h = layer.skip(h[:, :1], species)[:, :1]  # scalars only feed the readout and next skip
+            total = total + readout(h[:, 0])
+        return total
+
     def edge_vectors(self, graph: Dict[str, torch.Tensor], edge_index: torch.Tensor, shifts: torch.Tensor):
         """``r_ij = x_i - x_j - S_ij @ cell`` for every edge; ``[E, 3]``, Å."""
         receiver, sender = edge_index[0], edge_index[1]
@@ -108,12 +127,13 @@ class ICTPModel(nn.Module):
         lengths = vectors.norm(dim=-1, keepdim=True)  # [E, 1]
         edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, normalize=False)  # [E, (L_e+1)^2]
         edge_feats = self.radial_embedding(lengths)  # [E, B]; exactly 0 beyond the cutoff
-        onehot = torch.nn.functional.one_hot(species, c.n_species).to(self.dtype)
-        h = (onehot @ self.embedding_weight.T / math.sqrt(c.n_species)).unsqueeze(1)  # [N, 1, F]
+        h = self.embed(species)  # [N, 1, F]
         node_energy = torch.zeros(species.shape[0], dtype=self.dtype, device=species.device)
         for layer, readout in zip(self.layers, self.readouts):
             h = layer(h, species, edge_attrs, edge_feats, layout)
             node_energy = node_energy + readout(h[:, 0])
+        if c.isolated_atom_reference:
+            node_energy = node_energy - self.isolated_atom_output().index_select(0, species)
         node_energy = self.energy_scale * node_energy + self.energy_shift.index_select(0, species)
         n_graphs = graph[keys.CELL].shape[0]
         energy = torch.zeros(n_graphs, dtype=self.dtype, device=species.device)

@@ -36,5 +36,6 @@ def structures():
     mol = molecule("CH3CONH2")
     mol.rattle(0.05, seed=1)
     cell = np.array([[3.3, 0.0, 0.0], [0.8, 3.1, 0.0], [-0.5, 0.6, 3.5]])
-    crystal = Atoms("HCNO", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.1], [0.2, 0.7, 0.5], [0.8, 0.2, 0.7]], cell=cell, pbc=True)
+    fractional = [[0, 0, 0], [0.5, 0.5, 0.1], [0.2, 0.7, 0.5], [0.8, 0.2, 0.7]]
+    crystal = Atoms("HCNO", scaled_positions=fractional, cell=cell, pbc=True)
     return [mol, crystal]

@@ -68,12 +68,13 @@ def energy(model, atoms) -> float:
         return float(model(graph_of(model, atoms))["energy"].sum())
 
 
-def _random_positions(rng, cell, n, min_distance, pbc):
-    """Random fractional positions in ``cell`` whose (periodic) distances are all >= min_distance."""
-    atoms = Atoms(cell=cell, pbc=pbc)
+def _random_positions(rng, cell, n, min_distance):
+    """``n`` random points in ``cell`` whose distances, periodic in all three directions, are >= min_distance."""
+    atoms = Atoms(cell=cell, pbc=True)
     while len(atoms) < n:
-        trial = atoms + Atoms("H", scaled_positions=[rng.uniform(0.0, 1.0, 3)], cell=cell, pbc=pbc)
-        if len(trial) == 1 or trial.get_distances(len(trial) - 1, range(len(trial) - 1), mic=True).min() >= min_distance:
+        trial = atoms + Atoms("H", scaled_positions=[rng.uniform(0.0, 1.0, 3)], cell=cell, pbc=True)
+        others = range(len(trial) - 1)
+        if len(trial) == 1 or trial.get_distances(len(trial) - 1, others, mic=True).min() >= min_distance:
             atoms = trial
     return atoms.positions
 
@@ -89,7 +90,7 @@ def periodic_atoms(seed=1) -> Atoms:
     """A small triclinic cell (edges shorter than the cutoff: atoms see several of their images)."""
     rng = np.random.default_rng(seed)
     cell = np.array([[3.3, 0.0, 0.0], [0.8, 3.1, 0.0], [-0.5, 0.6, 3.5]])
-    positions = _random_positions(rng, cell, 5, 1.0, True)
+    positions = _random_positions(rng, cell, 5, 1.0)
     return Atoms(numbers=[1, 6, 7, 8, 6], positions=positions, cell=cell, pbc=True)
 
 
@@ -97,5 +98,5 @@ def slab_atoms(seed=2) -> Atoms:
     """Periodic in a1 and a2 (oblique), open along z; atoms within 3 Å of each other in z."""
     rng = np.random.default_rng(seed)
     cell = np.array([[3.6, 0.0, 0.0], [1.1, 3.4, 0.0], [0.0, 0.0, 3.0]])
-    positions = _random_positions(rng, cell, 6, 1.0, True)
+    positions = _random_positions(rng, cell, 6, 1.0)
     return Atoms(numbers=[8, 1, 1, 6, 7, 1], positions=positions, cell=cell, pbc=(True, True, False))

@@ -107,25 +107,36 @@ def test_structures_without_edges(dtype):
     assert apart["energies"].shape == (4,)
 
 
-def test_isolated_atom_energy_is_a_constant_per_element_and_affine_in_shift_and_scale():
-    """Without neighbors e_i = s c_z + mu_z (spec §2.7) with c_z fixed by the weights alone."""
-    model = make_model(torch.float64)
-    unit = make_model(torch.float64)
-    with torch.no_grad():
-        unit.energy_shift.zero_()
-        unit.energy_scale.fill_(1.0)
+def _isolated_atoms():
     numbers = [1, 6, 7, 8, 6, 1]
     offsets = np.random.default_rng(6).uniform(-1, 1, (len(numbers), 3))  # |offset_y| < 1 Å
     positions = offsets + np.arange(len(numbers))[:, None] * [0.0, CUTOFF + 2.1, 0.0]
-    apart = Atoms(numbers=numbers, positions=positions)
+    return Atoms(numbers=numbers, positions=positions)
+
+
+def test_isolated_atoms_give_their_e0():
+    """Atoms farther apart than the cutoff each have exactly E0 (no regression shift)."""
+    e0 = (-13.6, -1029.5, -1485.0, -2042.0)
+    model = make_model(torch.float64, atomic_energies=e0, compute_regression_shift=False)
+    with torch.no_grad():
+        model.energy_shift.copy_(torch.tensor(e0))
+    apart = _isolated_atoms()
     # Evaluated next to a molecule, so that the batch has edges whatever the handling of empty graphs.
-    out = evaluate(model, [molecule_atoms(), apart])["energies"][-len(numbers) :]
-    constants = evaluate(unit, [molecule_atoms(), apart])["energies"][-len(numbers) :]
-    species = torch.tensor([model.config.atomic_numbers.index(z) for z in numbers])
-    expected = model.energy_scale * constants + model.energy_shift[species]
-    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(constants[-1], constants[0], rtol=0, atol=1e-14)  # both H
-    torch.testing.assert_close(constants[-2], constants[1], rtol=0, atol=1e-14)  # both C
+    out = evaluate(model, [molecule_atoms(), apart])
+    expected = torch.tensor([e0[ELEMENTS.index(z)] for z in apart.numbers], dtype=torch.float64)
+    torch.testing.assert_close(out["energies"][-len(apart) :], expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out["forces"][-len(apart) :], torch.zeros(len(apart), 3, dtype=torch.float64))
+
+
+def test_reference_energy_differs_by_a_per_element_constant():
+    """With ``isolated_atom_reference=False`` (the spec's §2.7 energy) e_i gains s c_z, c_z per element."""
+    ours, spec = make_model(torch.float64), make_model(torch.float64, isolated_atom_reference=False)
+    structures = [molecule_atoms(), _isolated_atoms()]
+    species = torch.tensor([ELEMENTS.index(z) for a in structures for z in a.numbers])
+    difference = evaluate(spec, structures)["energies"] - evaluate(ours, structures)["energies"]
+    constants = ours.energy_scale * ours.isolated_atom_output().detach()
+    torch.testing.assert_close(difference, constants[species], rtol=1e-12, atol=1e-12)
+    assert constants.abs().min() > 1e-6  # the correction is not trivially zero
 
 
 def test_disconnected_fragments_are_additive(dtype, mtol):

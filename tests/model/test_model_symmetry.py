@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from model_helpers import evaluate, make_model, molecule_atoms, periodic_atoms, slab_atoms
+
 from ictp_calc.tensors.rotations import random_orthogonal
 
 STRUCTURES = {"molecule": molecule_atoms, "periodic": periodic_atoms, "slab": slab_atoms}

@@ -128,5 +128,6 @@ def test_build_model_applies_statistics(regression):
     assert float(bare.energy_scale) == 1.0 and not bare.energy_shift.any()
     atoms = periodic_atoms()
     species = torch.tensor([ELEMENTS.index(z) for z in atoms.numbers])
-    expected = stats.energy_scale * evaluate(bare, atoms)["energies"] + torch.tensor(expected_shift, dtype=torch.float64)[species]
+    shift = torch.tensor(expected_shift, dtype=torch.float64)[species]
+    expected = stats.energy_scale * evaluate(bare, atoms)["energies"] + shift
     torch.testing.assert_close(evaluate(model, atoms)["energies"], expected, rtol=1e-12, atol=1e-10)
