@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from model_helpers import CUTOFF, energy, evaluate, make_model, molecule_atoms, periodic_atoms, slab_atoms
+from model_helpers import CUTOFF, ELEMENTS, energy, evaluate, make_model, molecule_atoms, periodic_atoms, slab_atoms
 
 STRUCTURES = {"molecule": molecule_atoms, "periodic": periodic_atoms, "slab": slab_atoms}
 
