@@ -119,7 +119,7 @@ def test_isolated_atoms_give_their_e0():
     e0 = (-13.6, -1029.5, -1485.0, -2042.0)
     model = make_model(torch.float64, atomic_energies=e0, compute_regression_shift=False)
     with torch.no_grad():
-        model.energy_shift.copy_(torch.tensor(e0))
+        model.energy_shift.copy_(torch.tensor(e0, dtype=torch.float64))
     apart = _isolated_atoms()
     # Evaluated next to a molecule, so that the batch has edges whatever the handling of empty graphs.
     out = evaluate(model, [molecule_atoms(), apart])
