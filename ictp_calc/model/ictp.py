@@ -117,16 +117,16 @@ class ICTPModel(nn.Module):
     def forward(self, graph: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         c = self.config
         species = graph[keys.SPECIES]
-        # The fused convolution wants edges grouped by receiver; sorting is cheap and makes any
-        # edge order acceptable.
-        order = torch.argsort(graph[keys.EDGE_INDEX][0], stable=True)
-        edge_index = graph[keys.EDGE_INDEX].index_select(1, order)
-        shifts = graph[keys.CELL_SHIFTS].index_select(0, order).to(self.dtype)
-        layout = edge_layout(edge_index, species.shape[0])
-        vectors = self.edge_vectors(graph, edge_index, shifts)
-        lengths = vectors.norm(dim=-1, keepdim=True)  # [E, 1]
-        edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, normalize=False)  # [E, (L_e+1)^2]
-        edge_feats = self.radial_embedding(lengths)  # [E, B]; exactly 0 beyond the cutoff
+        edge_index = graph[keys.EDGE_INDEX]
+        shifts = graph[keys.CELL_SHIFTS].to(self.dtype)
+        # Edge quantities live in the padded slot layout of the fused convolution; padding slots
+        # get a vector longer than the cutoff, hence exactly zero radial features and messages.
+        layout = edge_layout(edge_index, species.shape[0], max_slots=max(256, (1 << 20) // c.n_hidden_feats))
+        padding = torch.tensor([2.0 * c.cutoff, 0.0, 0.0], dtype=self.dtype, device=species.device)
+        vectors = layout.to_slots(self.edge_vectors(graph, edge_index, shifts), padding)  # [S, 3]
+        lengths = vectors.norm(dim=-1, keepdim=True)  # [S, 1]
+        edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, normalize=False)  # [S, (L_e+1)^2]
+        edge_feats = self.radial_embedding(lengths)  # [S, B]; exactly 0 beyond the cutoff
         h = self.embed(species)  # [N, 1, F]
         node_energy = torch.zeros(species.shape[0], dtype=self.dtype, device=species.device)
         for layer, readout in zip(self.layers, self.readouts):

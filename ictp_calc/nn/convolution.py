@@ -6,15 +6,16 @@ For each path ``p = (l1, l2, l3)``, receiver ``i``, channel ``u`` and output com
 
 (``K_p`` the coupling table with normalizations, ``Y`` the edge harmonics, ``R`` the radial
 weights, ``h`` the sender features). A direct implementation materializes per-edge messages
-``[n_edges, Q, F]`` that autograd must keep. Here nodes are processed in chunks; inside a chunk
-the edges are laid out densely as ``[chunk, max_neighbors]`` (zero-padded) so each path is one
-batched matrix product ``[d3, K d1] @ [K d1, F]`` per receiver, and only the inputs ``h, R, Y``
-are saved. The backward pass recomputes the chunk's intermediates; it is written with
-differentiable operations, so forces can be differentiated again in training.
+``[n_edges, Q, F]`` that autograd must keep, and scatters them. Here edges live in a padded
+*slot* layout (:class:`EdgeLayout`): receivers sorted by in-degree and cut into chunks, each
+chunk a dense block ``[chunk nodes, K_chunk]`` of slots with zero-feature padding slots. Inside
+a chunk every path is one batched matrix product ``[d3, K d1] @ [K d1, F]`` per receiver; only
+the inputs ``h, R, Y`` are saved, and the backward pass recomputes a chunk's intermediates. The
+backward is written with differentiable operations, so forces can be differentiated again in
+training.
 
-Shapes: ``h [N, D_in, F]``, ``radial [E, n_paths, F]``, ``edge_attrs [E, D_e]``, output
-``[N, Q, F]`` with ``Q = sum_p (2 l3 + 1)`` (paths in the given order). Edges must be sorted by
-receiver; :func:`edge_layout` gives each edge its slot and splits the receivers into chunks.
+Shapes: ``h [N, D_in, F]``, ``radial [S, n_paths, F]`` and ``edge_attrs [S, D_e]`` in slot
+layout (``S`` slots), output ``[N, Q, F]`` with ``Q = sum_p (2 l3 + 1)`` (paths in order).
 """
 
 from __future__ import annotations
@@ -27,68 +28,77 @@ import torch
 
 from ..tensors import Path, rank_slice
 
-__all__ = ["EdgeLayout", "edge_layout", "fused_convolution", "reference_convolution"]
-
-
-@dataclass
-class EdgeLayout:
-    """Where each edge sits in the padded per-chunk blocks ``[chunk nodes, max_neighbors]``.
-
-    Attributes:
-        n_nodes: N. n_edges: E. max_neighbors: K (largest in-degree, at least 1).
-        chunks: one :class:`Chunk` per block of consecutive receivers.
-    """
-
-    n_nodes: int
-    n_edges: int
-    max_neighbors: int
-    chunks: List["Chunk"]
+__all__ = ["Chunk", "EdgeLayout", "edge_layout", "fused_convolution", "reference_convolution"]
 
 
 @dataclass
 class Chunk:
-    """Receivers ``[n0, n1)`` and their edges ``[e0, e1)`` (edges sorted by receiver).
+    """Receivers ``nodes [c]`` (ids) with ``max_neighbors`` slots each: slots ``[s0, s1)``."""
 
-    ``edge_of_slot [c K]``: edge in each slot, ``E`` (the zero padding row) where empty;
-    ``sender_of_slot [c K]``: its sender, ``N`` (the zero padding row) where empty;
-    ``slot_of_edge [e1 - e0]``: slot of each of the chunk's edges.
+    nodes: torch.Tensor
+    max_neighbors: int
+    s0: int
+    s1: int
+
+
+@dataclass
+class EdgeLayout:
+    """Padded slot layout of the edges (see the module docstring).
+
+    Attributes:
+        n_nodes: N. n_edges: E. n_slots: S (>= E).
+        slot_of_edge: ``[E]`` slot of each edge.
+        sender_of_slot: ``[S]`` sender of each slot, ``N`` for padding slots.
+        node_order: ``[N]`` receivers in chunk order; ``inverse_order`` undoes it.
+        chunks: the blocks of consecutive slots.
     """
 
-    n0: int
-    n1: int
-    e0: int
-    e1: int
-    edge_of_slot: torch.Tensor
-    sender_of_slot: torch.Tensor
+    n_nodes: int
+    n_edges: int
+    n_slots: int
     slot_of_edge: torch.Tensor
+    sender_of_slot: torch.Tensor
+    node_order: torch.Tensor
+    inverse_order: torch.Tensor
+    chunks: List[Chunk]
+
+    def to_slots(self, values: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+        """Per-edge ``values [E, ...]`` -> ``[S, ...]``, padding slots set to ``fill [...]``."""
+        out = fill.to(values.dtype).expand((self.n_slots,) + values.shape[1:])
+        return out.index_copy(0, self.slot_of_edge, values)
 
 
-def edge_layout(edge_index: torch.Tensor, n_nodes: int, max_elements: int = 1 << 16) -> EdgeLayout:
-    """Layout of receiver-sorted edges in chunks of about ``max_elements`` padded slots.
+def edge_layout(edge_index: torch.Tensor, n_nodes: int, max_slots: int = 4096) -> EdgeLayout:
+    """Slot layout for edges ``i <- j`` in any order; chunks hold about ``max_slots`` slots.
 
-    Reads the degree table back to the host once (chunk boundaries are Python ints).
+    Reads the in-degrees back to the host once, to fix the chunk shapes.
     """
     receiver, sender = edge_index[0], edge_index[1]
     n_edges, device = receiver.shape[0], receiver.device
-    counts = torch.bincount(receiver, minlength=n_nodes)
+    counts = torch.bincount(receiver, minlength=n_nodes).cpu()
+    node_order = torch.argsort(counts, descending=True, stable=True)
+    degree = counts[node_order].tolist()
+    chunks, node_base = [], torch.empty(n_nodes, dtype=torch.long)
+    start, slot = 0, 0
+    while start < n_nodes:
+        k = max(degree[start], 1)
+        stop = min(n_nodes, start + max(1, max_slots // k))
+        nodes = node_order[start:stop]
+        node_base[nodes] = slot + k * torch.arange(stop - start)
+        chunks.append(Chunk(nodes.to(device), k, slot, slot + k * (stop - start)))
+        start, slot = stop, slot + k * (stop - start)
+    # Position of each edge among its receiver's edges.
+    by_receiver = torch.argsort(receiver, stable=True)
     first = torch.cumsum(counts, 0) - counts
-    counts_host = counts.cpu()
-    k = max(int(counts_host.max()) if n_nodes else 1, 1)
-    slot = receiver * k + torch.arange(n_edges, device=device) - first.index_select(0, receiver)
-    edge_of_slot = torch.full((n_nodes * k,), n_edges, dtype=torch.long, device=device)
-    edge_of_slot = edge_of_slot.index_copy(0, slot, torch.arange(n_edges, device=device))
-    sender_ext = torch.cat([sender, sender.new_full((1,), n_nodes)])
-    sender_of_slot = sender_ext.index_select(0, edge_of_slot)
-    bounds = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts_host, 0)]).tolist()
-    step = max(1, max_elements // k)
-    chunks = []
-    for n0 in range(0, n_nodes, step):
-        n1 = min(n0 + step, n_nodes)
-        e0, e1 = bounds[n0], bounds[n1]
-        chunks.append(
-            Chunk(n0, n1, e0, e1, edge_of_slot[n0 * k : n1 * k], sender_of_slot[n0 * k : n1 * k], slot[e0:e1] - n0 * k)
-        )
-    return EdgeLayout(n_nodes, n_edges, k, chunks)
+    rank = torch.empty(n_edges, dtype=torch.long, device=device)
+    sorted_receiver = receiver.index_select(0, by_receiver)
+    rank[by_receiver] = torch.arange(n_edges, device=device) - first.to(device).index_select(0, sorted_receiver)
+    slot_of_edge = node_base.to(device).index_select(0, receiver) + rank
+    sender_of_slot = torch.full((slot,), n_nodes, dtype=torch.long, device=device).index_copy(0, slot_of_edge, sender)
+    node_order = node_order.to(device)
+    inverse_order = torch.empty_like(node_order)
+    inverse_order[node_order] = torch.arange(n_nodes, device=device)
+    return EdgeLayout(n_nodes, n_edges, slot, slot_of_edge, sender_of_slot, node_order, inverse_order, chunks)
 
 
 def _with_padding_row(x: torch.Tensor) -> torch.Tensor:
@@ -102,43 +112,44 @@ def _path_coupling(y: torch.Tensor, table: torch.Tensor, l2: int, c: int, k: int
     return t.view(c, k, d1, d3).permute(0, 3, 1, 2).reshape(c, d3, k * d1)
 
 
-def _forward(paths, tables, layout, h, radial, edge_attrs):
-    F, k = h.shape[-1], layout.max_neighbors
-    h, radial, edge_attrs = (_with_padding_row(x) for x in (h, radial, edge_attrs))
+def _chunk_inputs(layout: EdgeLayout, chunk: Chunk, h_ext, radial, edge_attrs):
+    hs = h_ext.index_select(0, layout.sender_of_slot[chunk.s0 : chunk.s1])  # [cK, D_in, F]
+    return hs, radial[chunk.s0 : chunk.s1], edge_attrs[chunk.s0 : chunk.s1]
+
+
+def _forward(paths, tables, layout: EdgeLayout, h, radial, edge_attrs):
+    F, h_ext = h.shape[-1], _with_padding_row(h)
     out = []
     for chunk in layout.chunks:
-        c = chunk.n1 - chunk.n0
-        hs = h.index_select(0, chunk.sender_of_slot)  # [cK, D_in, F]
-        r = radial.index_select(0, chunk.edge_of_slot)  # [cK, n_paths, F]
-        y = edge_attrs.index_select(0, chunk.edge_of_slot)  # [cK, D_e]
+        c, k = chunk.nodes.shape[0], chunk.max_neighbors
+        hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, edge_attrs)
         blocks = []
         for p, ((l1, l2, _), table) in enumerate(zip(paths, tables)):
             x = r[:, p : p + 1, :] * hs[:, rank_slice(l1), :]  # [cK, d1, F]
             blocks.append(torch.bmm(_path_coupling(y, table, l2, c, k), x.view(c, -1, F)))  # [c, d3, F]
         out.append(torch.cat(blocks, dim=1))
-    return torch.cat(out, dim=0)
+    return torch.cat(out, dim=0).index_select(0, layout.inverse_order)
 
 
-def _backward(paths, tables, layout, h, radial, edge_attrs, grad_out):
-    F, k = h.shape[-1], layout.max_neighbors
+def _backward(paths, tables, layout: EdgeLayout, h, radial, edge_attrs, grad_out):
+    F, h_ext = h.shape[-1], _with_padding_row(h)
     n_ranks_in, n_ranks_edge = math.isqrt(h.shape[1]), math.isqrt(edge_attrs.shape[1])
-    h, radial, edge_attrs = (_with_padding_row(x) for x in (h, radial, edge_attrs))
-    grad_h = torch.zeros_like(h)
+    grad_out = grad_out.index_select(0, layout.node_order)
+    grad_h = torch.zeros_like(h_ext)
     grad_radial, grad_attrs = [], []
     offsets = [0]
     for _, _, l3 in paths:
         offsets.append(offsets[-1] + 2 * l3 + 1)
+    row = 0
     for chunk in layout.chunks:
-        c = chunk.n1 - chunk.n0
-        hs = h.index_select(0, chunk.sender_of_slot)
-        r = radial.index_select(0, chunk.edge_of_slot)
-        y = edge_attrs.index_select(0, chunk.edge_of_slot)
+        c, k = chunk.nodes.shape[0], chunk.max_neighbors
+        hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, edge_attrs)
         g_hs = [[] for _ in range(n_ranks_in)]
         g_y = [[] for _ in range(n_ranks_edge)]
         g_r = []
         for p, ((l1, l2, _), table) in enumerate(zip(paths, tables)):
             d1, d2, d3 = table.shape
-            g = grad_out[chunk.n0 : chunk.n1, offsets[p] : offsets[p + 1]]  # [c, d3, F]
+            g = grad_out[row : row + c, offsets[p] : offsets[p + 1]]  # [c, d3, F]
             h1, rp = hs[:, rank_slice(l1)], r[:, p : p + 1]
             t = _path_coupling(y, table, l2, c, k)  # [c, d3, K d1]
             g_x = torch.bmm(t.transpose(1, 2), g).view(c * k, d1, F)
@@ -148,10 +159,10 @@ def _backward(paths, tables, layout, h, radial, edge_attrs, grad_out):
             g_t = g_t.view(c, d3, k, d1).permute(0, 2, 3, 1).reshape(c * k, d1 * d3)
             g_y[l2].append(g_t @ table.permute(0, 2, 1).reshape(d1 * d3, d2))  # [cK, d2]
         g_hs = torch.cat([sum(g) if g else hs.new_zeros(c * k, 2 * l + 1, F) for l, g in enumerate(g_hs)], dim=1)
-        grad_h = grad_h.index_add(0, chunk.sender_of_slot, g_hs)
-        grad_radial.append(torch.cat(g_r, dim=1).index_select(0, chunk.slot_of_edge))
-        g_y = torch.cat([sum(g) if g else y.new_zeros(c * k, 2 * l + 1) for l, g in enumerate(g_y)], dim=1)
-        grad_attrs.append(g_y.index_select(0, chunk.slot_of_edge))
+        grad_h = grad_h.index_add(0, layout.sender_of_slot[chunk.s0 : chunk.s1], g_hs)
+        grad_radial.append(torch.cat(g_r, dim=1))
+        grad_attrs.append(torch.cat([sum(g) if g else y.new_zeros(c * k, 2 * l + 1) for l, g in enumerate(g_y)], 1))
+        row += c
     return grad_h[:-1], torch.cat(grad_radial), torch.cat(grad_attrs)
 
 
@@ -178,9 +189,7 @@ def fused_convolution(
     layout: EdgeLayout,
 ) -> torch.Tensor:
     """Sum over neighbors of every path's messages; ``[N, Q, F]`` (see the module docstring)."""
-    if not layout.n_nodes:
-        return h.new_zeros(0, sum(2 * p[2] + 1 for p in paths), h.shape[-1])
-    if not radial.shape[0]:
+    if not layout.n_edges:
         return h.new_zeros(layout.n_nodes, sum(2 * p[2] + 1 for p in paths), h.shape[-1])
     return _FusedConvolution.apply(h, radial, edge_attrs, list(paths), layout, *tables)
 

@@ -25,9 +25,8 @@ __all__ = ["Interaction"]
 class Interaction(nn.Module):
     """Convolution and aggregation: features of ranks ``<= l_in`` -> ``A`` of ranks ``<= l_edge``.
 
-    Forward: ``h [N, (l_in+1)^2, F]``, ``edge_attrs [E, (l_edge+1)^2]`` (harmonics),
-    ``edge_feats [E, n_basis]`` (radial), ``layout`` (receiver-sorted edges) ->
-    ``A [N, (l_edge+1)^2, P]``.
+    Forward: ``h [N, (l_in+1)^2, F]``, ``edge_attrs [S, (l_edge+1)^2]`` (harmonics) and
+    ``edge_feats [S, n_basis]`` (radial) in the slot layout ``layout`` -> ``A [N, (l_edge+1)^2, P]``.
     """
 
     def __init__(
