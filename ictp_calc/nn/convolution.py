@@ -136,7 +136,9 @@ def _backward(paths, tables, layout: EdgeLayout, h, radial, edge_attrs, grad_out
     n_ranks_in, n_ranks_edge = math.isqrt(h.shape[1]), math.isqrt(edge_attrs.shape[1])
     grad_out = grad_out.index_select(0, layout.node_order)
     grad_h = torch.zeros_like(h_ext)
-    grad_radial, grad_attrs = [], []
+    # Written chunk by chunk (slice assignment stays differentiable): a list of chunk gradients
+    # and its concatenation would hold two copies of the largest tensor at once.
+    grad_radial, grad_attrs = torch.empty_like(radial), torch.empty_like(edge_attrs)
     offsets = [0]
     for _, _, l3 in paths:
         offsets.append(offsets[-1] + 2 * l3 + 1)
@@ -160,10 +162,12 @@ def _backward(paths, tables, layout: EdgeLayout, h, radial, edge_attrs, grad_out
             g_y[l2].append(g_t @ table.permute(0, 2, 1).reshape(d1 * d3, d2))  # [cK, d2]
         g_hs = torch.cat([sum(g) if g else hs.new_zeros(c * k, 2 * l + 1, F) for l, g in enumerate(g_hs)], dim=1)
         grad_h = grad_h.index_add(0, layout.sender_of_slot[chunk.s0 : chunk.s1], g_hs)
-        grad_radial.append(torch.cat(g_r, dim=1))
-        grad_attrs.append(torch.cat([sum(g) if g else y.new_zeros(c * k, 2 * l + 1) for l, g in enumerate(g_y)], 1))
+        grad_radial[chunk.s0 : chunk.s1] = torch.cat(g_r, dim=1)
+        grad_attrs[chunk.s0 : chunk.s1] = torch.cat(
+            [sum(g) if g else y.new_zeros(c * k, 2 * l + 1) for l, g in enumerate(g_y)], dim=1
+        )
         row += c
-    return grad_h[:-1], torch.cat(grad_radial), torch.cat(grad_attrs)
+    return grad_h[:-1], grad_radial, grad_attrs
 
 
 class _FusedConvolution(torch.autograd.Function):

@@ -75,6 +75,6 @@ class Interaction(nn.Module):
             block = summed[:, q : q + n_p * d3].view(n_nodes, n_p, d3, self.n_channels)
             block = block.transpose(1, 2).reshape(n_nodes, d3, n_p * self.n_channels)  # index p F + u
             weight = self.linear_second[l3] / math.sqrt(n_p * self.n_channels)
-            out.append(block @ weight.T)
+            out.append(torch.nn.functional.linear(block, weight))
             q += n_p * d3
         return torch.cat(out, dim=1)

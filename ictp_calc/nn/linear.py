@@ -49,9 +49,11 @@ class RankLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight * self.scale
+        # F.linear folds the leading axes into one matrix product; ``x @ w.T`` on a 3-D ``x`` would
+        # broadcast ``w`` to ``[N, F, F]`` and autograd would keep that copy.
         if self.l_max == 0:
-            return x @ w[0].T
-        return torch.cat([x[:, rank_slice(l)] @ w[l].T for l in range(self.l_max + 1)], dim=1)
+            return torch.nn.functional.linear(x, w[0])
+        return torch.cat([torch.nn.functional.linear(x[:, rank_slice(l)], w[l]) for l in range(self.l_max + 1)], 1)
 
 
 class SpeciesLinear(nn.Module):
@@ -72,7 +74,8 @@ class SpeciesLinear(nn.Module):
         out = []
         for l in range(self.l_max + 1):
             xl = x[:, rank_slice(l)]  # [N, d, F]
-            all_species = (xl @ w[l].flatten(1)).view(xl.shape[0], xl.shape[1], self.n_species, self.n_out)
+            all_species = torch.nn.functional.linear(xl, w[l].flatten(1).T)
+            all_species = all_species.view(xl.shape[0], xl.shape[1], self.n_species, self.n_out)
             index = species.view(-1, 1, 1, 1).expand(-1, xl.shape[1], 1, self.n_out)
             out.append(all_species.gather(2, index).squeeze(2))
         return torch.cat(out, dim=1)
