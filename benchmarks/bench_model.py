@@ -366,11 +366,12 @@ def run_benchmark(
     graph = atoms_to_graph(atoms, ELEMENTS, CUTOFF, dtype=DTYPES[dtype])
     n_atoms, n_edges = len(atoms), graph[keys.EDGE_INDEX].shape[1]
     avg_neighbors = n_edges / n_atoms
-    print(f"system {system}: {n_atoms} atoms, {n_edges} edges, {avg_neighbors:.2f} neighbors per atom within {CUTOFF} Å")
+    print(f"system {system}: {n_atoms} atoms, {n_edges} edges, {avg_neighbors:.2f} neighbors per atom (< {CUTOFF} Å)")
     if atoms.pbc.all():
         density = atoms.get_masses().sum() / AVOGADRO / (atoms.get_volume() * 1e-24)
         print(f"  cubic box {atoms.cell[0, 0]:.3f} Å, {density:.3f} g/cm^3")
-    print(f"  built in {time.perf_counter() - start:.1f} s; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    elapsed = time.perf_counter() - start
+    print(f"  built in {elapsed:.1f} s; torch {torch.__version__}, {torch.get_num_threads()} threads")
 
     model = build_ictp(size, dtype, avg_neighbors, seed=seed)
     n_params = sum(p.numel() for p in model.parameters())
@@ -384,7 +385,8 @@ def run_benchmark(
     (ictp_alone,) = time_calls([ictp_call], repeats, max(warmup - 1, 0))
     ictp_peak = peak_rss_mb()
     print("  " + describe("ICTP alone", ictp_alone))
-    print(f"  peak RSS {ictp_peak:.1f} MiB ({ictp_peak - rss_before:+.1f} MiB over the {rss_before:.1f} MiB before the first call)")
+    increase = ictp_peak - rss_before
+    print(f"  peak RSS {ictp_peak:.1f} MiB ({increase:+.1f} MiB over the {rss_before:.1f} MiB before the first call)")
     ictp_s, mace_s = statistics.median(ictp_alone), None
 
     if compare == "mace":
