@@ -28,7 +28,7 @@ import torch
 
 from ..tensors import Path, rank_slice
 
-__all__ = ["Chunk", "EdgeLayout", "edge_layout", "fused_convolution", "reference_convolution"]
+__all__ = ["Chunk", "EdgeLayout", "edge_layout", "fused_convolution", "reference_convolution", "stack_couplings"]
 
 
 @dataclass
@@ -105,11 +105,26 @@ def _with_padding_row(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x.new_zeros((1,) + x.shape[1:])])
 
 
-def _path_coupling(y: torch.Tensor, table: torch.Tensor, l2: int, c: int, k: int) -> torch.Tensor:
-    """``T_p [c, d3, K d1]``: the edge harmonic of rank l2 contracted with ``K_p [d1, d2, d3]``."""
-    d1, d2, d3 = table.shape
-    t = y[:, rank_slice(l2)] @ table.permute(1, 0, 2).reshape(d2, d1 * d3)  # [cK, d1 d3]
-    return t.view(c, k, d1, d3).permute(0, 3, 1, 2).reshape(c, d3, k * d1)
+def stack_couplings(paths: Sequence[Path], tables: Sequence[torch.Tensor], l_edge: int):
+    """All paths' tables as one ``[D_e, sum_p d1 d3]`` matrix and each path's first column.
+
+    Contracting the edge harmonics with it gives every path's ``T_p[a, c]`` in one product.
+    """
+    width = sum(t.shape[0] * t.shape[2] for t in tables)
+    stacked = tables[0].new_zeros((l_edge + 1) ** 2, width)
+    offsets, col = [], 0
+    for (_, l2, _), table in zip(paths, tables):
+        d1, d2, d3 = table.shape
+        stacked[rank_slice(l2), col : col + d1 * d3] = table.permute(1, 0, 2).reshape(d2, d1 * d3)
+        offsets.append(col)
+        col += d1 * d3
+    return stacked, offsets
+
+
+def _path_coupling(coupling: torch.Tensor, first: int, d1: int, d3: int, c: int, k: int) -> torch.Tensor:
+    """``T_p [c, d3, K d1]`` from the chunk's stacked coupling ``[cK, sum_p d1 d3]``."""
+    t = coupling[:, first : first + d1 * d3]
+    return t.reshape(c, k, d1, d3).permute(0, 3, 1, 2).reshape(c, d3, k * d1)
 
 
 def _chunk_inputs(layout: EdgeLayout, chunk: Chunk, h_ext, radial, edge_attrs):
@@ -117,71 +132,71 @@ def _chunk_inputs(layout: EdgeLayout, chunk: Chunk, h_ext, radial, edge_attrs):
     return hs, radial[chunk.s0 : chunk.s1], edge_attrs[chunk.s0 : chunk.s1]
 
 
-def _forward(paths, tables, layout: EdgeLayout, h, radial, edge_attrs):
+def _forward(paths, stacked, offsets, layout: EdgeLayout, h, radial, edge_attrs):
     F, h_ext = h.shape[-1], _with_padding_row(h)
     out = []
     for chunk in layout.chunks:
         c, k = chunk.nodes.shape[0], chunk.max_neighbors
         hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, edge_attrs)
+        coupling = y @ stacked  # [cK, sum_p d1 d3]
         blocks = []
-        for p, ((l1, l2, _), table) in enumerate(zip(paths, tables)):
+        for p, (l1, _, l3) in enumerate(paths):
+            d1, d3 = 2 * l1 + 1, 2 * l3 + 1
             x = r[:, p : p + 1, :] * hs[:, rank_slice(l1), :]  # [cK, d1, F]
-            blocks.append(torch.bmm(_path_coupling(y, table, l2, c, k), x.view(c, -1, F)))  # [c, d3, F]
+            t = _path_coupling(coupling, offsets[p], d1, d3, c, k)
+            blocks.append(torch.bmm(t, x.view(c, -1, F)))  # [c, d3, F]
         out.append(torch.cat(blocks, dim=1))
     return torch.cat(out, dim=0).index_select(0, layout.inverse_order)
 
 
-def _backward(paths, tables, layout: EdgeLayout, h, radial, edge_attrs, grad_out):
+def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, edge_attrs, grad_out):
     F, h_ext = h.shape[-1], _with_padding_row(h)
-    n_ranks_in, n_ranks_edge = math.isqrt(h.shape[1]), math.isqrt(edge_attrs.shape[1])
+    n_ranks_in = math.isqrt(h.shape[1])
     grad_out = grad_out.index_select(0, layout.node_order)
     grad_h = torch.zeros_like(h_ext)
     # Written chunk by chunk (slice assignment stays differentiable): a list of chunk gradients
     # and its concatenation would hold two copies of the largest tensor at once.
     grad_radial, grad_attrs = torch.empty_like(radial), torch.empty_like(edge_attrs)
-    offsets = [0]
+    out_offsets = [0]
     for _, _, l3 in paths:
-        offsets.append(offsets[-1] + 2 * l3 + 1)
+        out_offsets.append(out_offsets[-1] + 2 * l3 + 1)
     row = 0
     for chunk in layout.chunks:
         c, k = chunk.nodes.shape[0], chunk.max_neighbors
         hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, edge_attrs)
+        coupling = y @ stacked
         g_hs = [[] for _ in range(n_ranks_in)]
-        g_y = [[] for _ in range(n_ranks_edge)]
-        g_r = []
-        for p, ((l1, l2, _), table) in enumerate(zip(paths, tables)):
-            d1, d2, d3 = table.shape
-            g = grad_out[row : row + c, offsets[p] : offsets[p + 1]]  # [c, d3, F]
+        g_r, g_coupling = [], []
+        for p, (l1, _, l3) in enumerate(paths):
+            d1, d3 = 2 * l1 + 1, 2 * l3 + 1
+            g = grad_out[row : row + c, out_offsets[p] : out_offsets[p + 1]]  # [c, d3, F]
             h1, rp = hs[:, rank_slice(l1)], r[:, p : p + 1]
-            t = _path_coupling(y, table, l2, c, k)  # [c, d3, K d1]
+            t = _path_coupling(coupling, offsets[p], d1, d3, c, k)  # [c, d3, K d1]
             g_x = torch.bmm(t.transpose(1, 2), g).view(c * k, d1, F)
-            g_r.append((g_x * h1).sum(1, keepdim=True))
+            g_r.append((g_x * h1).sum(1, keepdim=True) if d1 > 1 else g_x * h1)
             g_hs[l1].append(g_x * rp)
             g_t = torch.bmm(g, (rp * h1).view(c, k * d1, F).transpose(1, 2))  # [c, d3, K d1]
-            g_t = g_t.view(c, d3, k, d1).permute(0, 2, 3, 1).reshape(c * k, d1 * d3)
-            g_y[l2].append(g_t @ table.permute(0, 2, 1).reshape(d1 * d3, d2))  # [cK, d2]
+            g_coupling.append(g_t.view(c, d3, k, d1).permute(0, 2, 3, 1).reshape(c * k, d1 * d3))
         g_hs = torch.cat([sum(g) if g else hs.new_zeros(c * k, 2 * l + 1, F) for l, g in enumerate(g_hs)], dim=1)
         grad_h = grad_h.index_add(0, layout.sender_of_slot[chunk.s0 : chunk.s1], g_hs)
         grad_radial[chunk.s0 : chunk.s1] = torch.cat(g_r, dim=1)
-        grad_attrs[chunk.s0 : chunk.s1] = torch.cat(
-            [sum(g) if g else y.new_zeros(c * k, 2 * l + 1) for l, g in enumerate(g_y)], dim=1
-        )
+        grad_attrs[chunk.s0 : chunk.s1] = torch.cat(g_coupling, dim=1) @ stacked.T
         row += c
     return grad_h[:-1], grad_radial, grad_attrs
 
 
 class _FusedConvolution(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, h, radial, edge_attrs, paths, layout, *tables):
-        ctx.save_for_backward(h, radial, edge_attrs, *tables)
-        ctx.paths, ctx.layout = paths, layout
-        return _forward(paths, tables, layout, h, radial, edge_attrs)
+    def forward(ctx, h, radial, edge_attrs, paths, stacked, offsets, layout):
+        ctx.save_for_backward(h, radial, edge_attrs, stacked)
+        ctx.paths, ctx.offsets, ctx.layout = paths, offsets, layout
+        return _forward(paths, stacked, offsets, layout, h, radial, edge_attrs)
 
     @staticmethod
     def backward(ctx, grad_out):
-        h, radial, edge_attrs, *tables = ctx.saved_tensors
-        grads = _backward(ctx.paths, tables, ctx.layout, h, radial, edge_attrs, grad_out)
-        return (*grads, None, None) + (None,) * len(tables)
+        h, radial, edge_attrs, stacked = ctx.saved_tensors
+        grads = _backward(ctx.paths, stacked, ctx.offsets, ctx.layout, h, radial, edge_attrs, grad_out)
+        return (*grads, None, None, None, None)
 
 
 def fused_convolution(
@@ -189,13 +204,17 @@ def fused_convolution(
     radial: torch.Tensor,
     edge_attrs: torch.Tensor,
     paths: Sequence[Path],
-    tables: Sequence[torch.Tensor],
+    stacked: torch.Tensor,
+    offsets: Sequence[int],
     layout: EdgeLayout,
 ) -> torch.Tensor:
-    """Sum over neighbors of every path's messages; ``[N, Q, F]`` (see the module docstring)."""
+    """Sum over neighbors of every path's messages; ``[N, Q, F]`` (see the module docstring).
+
+    ``stacked, offsets`` come from :func:`stack_couplings` of the paths' coupling tables.
+    """
     if not layout.n_edges:
         return h.new_zeros(layout.n_nodes, sum(2 * p[2] + 1 for p in paths), h.shape[-1])
-    return _FusedConvolution.apply(h, radial, edge_attrs, list(paths), layout, *tables)
+    return _FusedConvolution.apply(h, radial, edge_attrs, list(paths), stacked, list(offsets), layout)
 
 
 def reference_convolution(h, radial, edge_attrs, paths, tables, edge_index) -> torch.Tensor:

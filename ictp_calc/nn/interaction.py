@@ -9,13 +9,13 @@ per-edge messages; this module adds the linear maps around it.
 from __future__ import annotations
 
 import math
-from typing import List, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from ..tensors import coupling_table, even_paths
-from .convolution import EdgeLayout, fused_convolution
+from .convolution import EdgeLayout, fused_convolution, stack_couplings
 from .linear import RankLinear
 from .radial import RadialMLP
 
@@ -44,10 +44,10 @@ class Interaction(nn.Module):
         self.avg_n_neighbors = float(avg_n_neighbors)
         self.paths = even_paths(l_in, l_edge, l_edge)  # sorted by l3
         self.n_paths_per_l3 = [sum(1 for p in self.paths if p[2] == l3) for l3 in range(l_edge + 1)]
-        for index, (l1, l2, l3) in enumerate(self.paths):
-            # The path normalization n_p(l3)^(-1/2) is folded into the coupling table.
-            table = coupling_table(l1, l2, l3) / math.sqrt(self.n_paths_per_l3[l3])
-            self.register_buffer(f"table_{index}", table, persistent=False)
+        # The path normalization n_p(l3)^(-1/2) is folded into the coupling tables.
+        tables = [coupling_table(*p) / math.sqrt(self.n_paths_per_l3[p[2]]) for p in self.paths]
+        stacked, self.coupling_offsets = stack_couplings(self.paths, tables, l_edge)
+        self.register_buffer("coupling", stacked, persistent=False)
         self.linear_first = RankLinear(n_channels, n_channels, l_in)
         self.radial = RadialMLP([n_basis, *radial_mlp, len(self.paths) * n_channels])
         # One [P, n_p(l3) * F] map per output rank (n_p = 0 is treated as 1 and gives zeros).
@@ -55,13 +55,10 @@ class Interaction(nn.Module):
             nn.Parameter(torch.empty(n_out, max(n, 1) * n_channels)) for n in self.n_paths_per_l3
         )
 
-    def tables(self) -> List[torch.Tensor]:
-        return [getattr(self, f"table_{i}") for i in range(len(self.paths))]
-
     def forward(self, h, edge_attrs, edge_feats, layout: EdgeLayout) -> torch.Tensor:
         h = self.linear_first(h)
         radial = self.radial(edge_feats).view(edge_feats.shape[0], len(self.paths), self.n_channels)
-        summed = fused_convolution(h, radial, edge_attrs, self.paths, self.tables(), layout)  # [N, Q, F]
+        summed = fused_convolution(h, radial, edge_attrs, self.paths, self.coupling, self.coupling_offsets, layout)  # [N, Q, F]
         return self._mix(summed / self.avg_n_neighbors)
 
     def _mix(self, summed: torch.Tensor) -> torch.Tensor:

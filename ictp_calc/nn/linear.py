@@ -19,8 +19,10 @@ __all__ = ["Linear", "NormalizedSiLU", "RankLinear", "SpeciesLinear"]
 class NormalizedSiLU(nn.Module):
     """``phi(x) = 1.6765324703310907 SiLU(x)``: unit second moment for ``x ~ N(0, 1)``."""
 
+    gain = 1.6765324703310907
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 1.6765324703310907 * torch.nn.functional.silu(x)
+        return self.gain * torch.nn.functional.silu(x)
 
 
 class Linear(nn.Module):

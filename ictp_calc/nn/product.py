@@ -7,12 +7,12 @@ multiplicities multiply with k; nothing is reduced to independent couplings, as 
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
 
-from ..tensors import Path, coupling_table, even_paths, rank_slice
+from ..tensors import Path, coupling_table, even_paths, rank_dim, rank_slice
 
 __all__ = ["ProductBasis", "product_paths"]
 
@@ -46,9 +46,24 @@ class ProductBasis(nn.Module):
                 m[l3] += mult[-1][l1]
             mult.append(m)
         self.multiplicities = mult
+        # Paths of one step that share l1 are evaluated together: their coupling tables are stacked
+        # into one [D_e, d1 * C] matrix (C = the summed output widths), so a step costs one matrix
+        # product per l1 instead of one per path. groups[i]: (l1, [(l3, first, last column)]).
+        self.groups: List[List[Tuple[int, List[Tuple[int, int, int]]]]] = []
         for i, paths in enumerate(self.steps):
-            for j, (l1, l2, l3) in enumerate(paths):
-                self.register_buffer(f"table_{i}_{j}", coupling_table(l1, l2, l3), persistent=False)
+            groups = []
+            for l1 in sorted({p[0] for p in paths}):
+                selected = [p for p in paths if p[0] == l1]
+                width = sum(2 * l3 + 1 for _, _, l3 in selected)
+                table = torch.zeros(rank_dim(l_edge), 2 * l1 + 1, width, dtype=torch.float64)
+                blocks, col = [], 0
+                for _, l2, l3 in selected:
+                    table[rank_slice(l2), :, col : col + 2 * l3 + 1] = coupling_table(l1, l2, l3).transpose(0, 1)
+                    blocks.append((l3, col, col + 2 * l3 + 1))
+                    col += 2 * l3 + 1
+                self.register_buffer(f"table_{i}_{l1}", table.flatten(1), persistent=False)
+                groups.append((l1, blocks))
+            self.groups.append(groups)
         self.weights = nn.ParameterList()
         self.init_scales: Dict[str, float] = {}
         for k, m in enumerate(mult):
@@ -58,17 +73,20 @@ class ProductBasis(nn.Module):
                 self.weights.append(nn.Parameter(torch.empty(shape)))
 
     def forward(self, a: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        a = a.transpose(1, 2)  # [N, P, D]
+        n_nodes, P = a.shape[0], self.n_channels
+        a = a.transpose(1, 2)  # [N, P, D_e]
+        a_flat = a.reshape(n_nodes * P, -1)
         parts = {l: a[..., rank_slice(l)].unsqueeze(2) for l in range(self.l_edge + 1)}  # [N, P, s, d]
         out = [self._weigh(0, l, parts[l], species) for l in range(self.l_out + 1)]
-        for i, paths in enumerate(self.steps):
+        for i, groups in enumerate(self.groups):
             new: Dict[int, List[torch.Tensor]] = {}
-            for j, (l1, l2, l3) in enumerate(paths):
+            for l1, blocks in groups:
                 if l1 not in parts:
                     continue
-                table = getattr(self, f"table_{i}_{j}")
-                t = torch.einsum("nub,abc->nuac", a[..., rank_slice(l2)], table)  # [N, P, d1, d3]
-                new.setdefault(l3, []).append(torch.matmul(parts[l1], t))  # [N, P, s, d3]
+                t = (a_flat @ getattr(self, f"table_{i}_{l1}")).view(n_nodes, P, 2 * l1 + 1, -1)  # [N, P, d1, C]
+                q = torch.matmul(parts[l1], t)  # [N, P, s, C]
+                for l3, first, last in blocks:
+                    new.setdefault(l3, []).append(q[..., first:last])
             parts = {l: torch.cat(v, dim=2) for l, v in new.items()}
             for l in range(self.l_out + 1):
                 if l in parts:

@@ -51,16 +51,21 @@ class RadialEmbedding(nn.Module):
 
 
 class RadialMLP(nn.Module):
-    """Bias-free MLP with normalized SiLU between layers and none after the last one."""
+    """Bias-free MLP with normalized SiLU between layers and none after the last one.
+
+    ``phi(x) = 1.6765... SiLU(x)``: the constant is folded into the following layer's scale, which
+    is the same function with one elementwise pass less per layer.
+    """
 
     def __init__(self, widths: Sequence[int]):
         super().__init__()
         self.layers = nn.ModuleList(Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.act = NormalizedSiLU()
+        for layer in list(self.layers)[1:]:
+            layer.scale *= NormalizedSiLU.gain
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for i, layer in enumerate(self.layers):
             if i:
-                x = self.act(x)
+                x = torch.nn.functional.silu(x)
             x = layer(x)
         return x

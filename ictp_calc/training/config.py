@@ -13,8 +13,9 @@ __all__ = ["TrainingConfig"]
 class TrainingConfig:
     """Optimization settings; defaults follow the authors' 3BPA protocol (spec §2.10, §3).
 
+    The split sizes and the split seed belong to the data (:class:`~ictp_calc.training.DataConfig`).
+
     Attributes:
-        n_train / n_valid: sizes of the seeded random split.
         batch_size / eval_batch_size: structures per optimizer step / per evaluation batch.
         lr: Adam learning rate; amsgrad: use AMSGrad.
         weight_decay: L2 on product-basis and ``linear_second`` weights only.
@@ -24,11 +25,11 @@ class TrainingConfig:
         energy_weight / forces_weight / stress_weight: summed-loss weights
             (energy per sqrt(atoms), forces, stress).
         max_grad_norm: gradient clipping, 0 for none.
-        seed: split, initialization and shuffling seed.
+        seed: initialization and shuffling seed.
+        checkpoint_every: write the resumable checkpoint every this many epochs (and at the end).
+        device: "cpu", "cuda" or "cuda:N".
     """
 
-    n_train: int = 450
-    n_valid: int = 50
     batch_size: int = 5
     eval_batch_size: int = 10
     lr: float = 0.01
@@ -44,6 +45,27 @@ class TrainingConfig:
     stress_weight: float = 0.0
     max_grad_norm: float = 0.0
     seed: int = 0
+    checkpoint_every: int = 100
+    device: str = "cpu"
+
+    def __post_init__(self):
+        checks = [
+            (self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be >= 1"),
+            (self.lr > 0, "lr must be positive"),
+            (self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (0 < self.scheduler_factor < 1, "scheduler_factor must lie in (0, 1)"),
+            (self.scheduler_patience >= 0, "scheduler_patience must be >= 0"),
+            (self.max_epoch >= 0, "max_epoch must be >= 0"),
+            (0 <= self.ema_decay < 1, "ema_decay must lie in [0, 1)"),
+            (min(self.energy_weight, self.forces_weight, self.stress_weight) >= 0, "loss weights must be >= 0"),
+            (self.energy_weight + self.forces_weight + self.stress_weight > 0, "some loss weight must be > 0"),
+            (self.max_grad_norm >= 0, "max_grad_norm must be >= 0 (0 disables clipping)"),
+            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+            (self.device == "cpu" or self.device.startswith("cuda"), "device must be cpu, cuda or cuda:N"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"invalid TrainingConfig: {message}")
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -55,3 +77,6 @@ class TrainingConfig:
         if unknown:
             raise ValueError(f"unknown TrainingConfig keys: {unknown}")
         return cls(**data)
+
+    def replace(self, **changes) -> "TrainingConfig":
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,306 @@
+"""ASE calculator for ICTP models: ``atoms.calc = ICTPCalculator("model.pt")``.
+
+Conventions (see :mod:`ictp_calc.keys`): energies in eV, forces in eV/Å, stress in eV/Å³ as a Voigt
+6-vector ``(xx, yy, zz, yz, xz, xy)`` with ASE's sign (positive under tension).
+
+Design:
+
+* **One evaluation per structure.** Every call computes energy, per-atom energies and forces, and,
+  for a cell periodic in all three directions, the stress, in one forward and one backward pass;
+  ASE caches them together, so an MD step whose integrator and logger ask for energy, forces and
+  stress separately costs one model evaluation.
+* **Stress policy.** Stress exists only for cells periodic in all three directions. Asking for it on
+  a molecule or a slab (``pbc`` not all True) raises ASE's ``PropertyNotImplementedError``.
+* **Elements are checked when the calculator is attached.** ASE's ``atoms.calc = calc`` calls
+  :meth:`ICTPCalculator.set_atoms`, which raises :class:`~ictp_calc.data.checks.UnknownElementError`
+  there (the assignment has happened by then; every later calculation raises the same error).
+  Every calculation checks again, for structures that were never attached.
+* **Input checks** (:mod:`ictp_calc.data.checks`, all ``ValueError`` subclasses): empty structure,
+  non-finite positions, a periodic direction with a zero, too short or degenerate cell vector, atoms
+  closer than ``min_distance``, and non-finite model output.
+* **Verlet skin.** With ``skin > 0`` the neighbor list is built with ``cutoff + skin`` and reused while
+  no atom moved more than ``skin / 2`` and the cell, pbc and numbers are unchanged (see
+  :class:`~ictp_calc.data.neighbor_cache.NeighborCache`); results equal those without skin because the
+  model's envelope is exactly zero beyond the cutoff. Positions are used as given, never wrapped.
+* **Devices.** Per call, the positions and the cell move to the device as one tensor; the neighbor
+  list, species and shifts as one more tensor, only when the list was rebuilt; all results come back
+  as one tensor. No global torch state (default dtype, threads) is touched.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from . import __version__, keys
+from .data.checks import (
+    check_cell,
+    check_finite_outputs,
+    check_finite_positions,
+    check_min_distance,
+    check_not_empty,
+)
+from .data.graph import species_indices
+from .data.neighbor_cache import NeighborCache
+from .io import file_checksum, load_model
+from .model import DTYPES, ICTPModel, compute_properties
+
+__all__ = ["ICTPCalculator"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+_DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+
+
+def _resolve_device(device: Union[str, torch.device]) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else must name an available device."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"invalid device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from err
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available in this torch build/machine")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif resolved.type != "cpu":
+        raise ValueError(f"unsupported device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    return resolved
+
+
+def _resolve_dtype(dtype: Union[None, str, torch.dtype], default: torch.dtype) -> torch.dtype:
+    if dtype is None:
+        return default
+    resolved = DTYPES.get(dtype) if isinstance(dtype, str) else dtype
+    if resolved not in _DTYPE_NAMES:
+        raise ValueError(f"unsupported dtype {dtype!r}; use one of {sorted(DTYPES)}")
+    return resolved
+
+
+def _inference_model(model: ICTPModel, dtype: torch.dtype, device: torch.device, copy: bool) -> ICTPModel:
+    """``model`` in ``dtype`` on ``device``, in eval mode, with frozen parameters.
+
+    A copy is made when asked (a model the user passed in stays untouched) or when the dtype changes;
+    the copy is rebuilt from a config with the new dtype, so that ``model.config.dtype`` stays true.
+    """
+    if copy or dtype != model.dtype:
+        fresh = ICTPModel(model.config.replace(dtype=_DTYPE_NAMES[dtype]))
+        fresh.load_state_dict(model.state_dict())  # copies, converting dtype and device
+        model = fresh
+    model = model.to(device).eval()
+    # Inference only: no parameter gradients, so the backward pass for forces is cheaper.
+    model.requires_grad_(False)
+    return model
+
+
+class ICTPCalculator(Calculator):
+    """ASE calculator of an ICTP model (see the module docstring for the design and policies).
+
+    Args:
+        model: path of a model file (see :mod:`ictp_calc.io`) or an in-memory :class:`ICTPModel`. An
+            in-memory model is copied: the calculator freezes and converts its own copy, never yours.
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        dtype: ``"float32"``/``"float64"`` (or the torch dtype) for inference; default the model's.
+        skin: Verlet skin, Å (0 rebuilds the neighbor list at every call).
+        energy_units_to_eV: size of the model's energy unit in eV.
+        length_units_to_A: size of the model's length unit in Å.
+        min_distance: Å; two atoms closer than this raise :class:`~ictp_calc.data.checks.CloseAtomsError`
+            (0 disables the check). Must be below the cutoff.
+        **kwargs: passed on to :class:`ase.calculators.calculator.Calculator` (``directory``, ``label``,
+            ``atoms``).
+
+    Attributes:
+        model: the calculator's own :class:`ICTPModel` (eval mode, frozen, on ``device``).
+        metadata: the model file's metadata (empty for an in-memory model).
+        n_evaluations: model evaluations so far.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "energies", "stress"]
+    # The model ignores charges and magnetic moments, so changing them needs no new evaluation.
+    ignored_changes = {"initial_charges", "initial_magmoms"}
+
+    def __init__(
+        self,
+        model: Union[PathLike, ICTPModel],
+        device: Union[str, torch.device] = "auto",
+        dtype: Union[None, str, torch.dtype] = None,
+        skin: float = 0.0,
+        energy_units_to_eV: float = 1.0,
+        length_units_to_A: float = 1.0,
+        min_distance: float = 0.1,
+        **kwargs: Any,
+    ):
+        if isinstance(model, (str, os.PathLike)):
+            self.model_path: Optional[str] = os.path.abspath(os.fspath(model))
+            loaded, self.metadata = load_model(self.model_path, "cpu")
+            self.model_checksum: Optional[str] = file_checksum(self.model_path)
+        elif isinstance(model, ICTPModel):
+            self.model_path, self.model_checksum, self.metadata, loaded = None, None, {}, model
+        else:
+            raise TypeError(f"model must be a model-file path or an ICTPModel, got {type(model).__name__}")
+        for name, value in (("energy_units_to_eV", energy_units_to_eV), ("length_units_to_A", length_units_to_A)):
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value}")
+        self.device = _resolve_device(device)
+        self.dtype = _resolve_dtype(dtype, loaded.dtype)
+        self.model = _inference_model(loaded, self.dtype, self.device, copy=self.model_path is None)
+        self.energy_units_to_eV, self.length_units_to_A = float(energy_units_to_eV), float(length_units_to_A)
+        self.cutoff = self.model.config.cutoff * self.length_units_to_A  # Å
+        if not 0.0 <= min_distance < self.cutoff:
+            raise ValueError(f"min_distance must lie in [0, cutoff = {self.cutoff:g} Å), got {min_distance}")
+        self.min_distance = float(min_distance)
+        self.skin = float(skin)
+        self.neighbors = NeighborCache(self.cutoff, self.skin)  # validates skin
+        self.n_evaluations = 0
+        self._species: Optional[tuple] = None  # (numbers, species indices) last validated
+        self._valid_cell: Optional[tuple] = None  # (cell, pbc) last validated
+        self._static: Optional[Dict[str, torch.Tensor]] = None  # device tensors of the current list
+        self._static_build = -1
+        super().__init__(**kwargs)  # last: with atoms=..., it calls set_atoms, which needs the model
+
+    @classmethod
+    def from_file(cls, path: PathLike, **kwargs: Any) -> "ICTPCalculator":
+        """The calculator of the model stored in ``path``; ``kwargs`` as for the constructor."""
+        return cls(path, **kwargs)
+
+    # ----------------------------------------------------------------------------------------------
+    # ASE interface
+
+    def set_atoms(self, atoms) -> None:
+        """Called by ASE's ``atoms.calc = self``: check the elements now rather than at the first step.
+
+        Raises:
+            UnknownElementError: naming the unknown elements and listing the model's.
+        """
+        self._species_of(atoms.numbers)
+
+    def calculate(
+        self, atoms=None, properties: Optional[Sequence[str]] = None, system_changes: List[str] = all_changes
+    ) -> None:
+        """Compute every property of ``atoms`` in one evaluation into ``self.results``."""
+        properties = ["energy"] if properties is None else properties
+        target = self.atoms if atoms is None else atoms
+        if "stress" in properties and not target.pbc.all():
+            raise PropertyNotImplementedError(
+                f"stress needs a cell periodic in all three directions (pbc is {target.pbc.tolist()}); "
+                "ICTPCalculator gives no stress for molecules or slabs"
+            )
+        self.results = {}  # nothing stale survives a failed call
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        positions, cell, pbc, numbers = atoms.positions, atoms.cell.array, atoms.pbc, atoms.numbers
+        check_not_empty(len(atoms))
+        species = self._species_of(numbers)
+        check_finite_positions(positions)
+        self._check_cell(cell, pbc)
+        receiver, sender, shifts = self.neighbors.update(positions, cell, pbc, numbers)
+        check_min_distance(positions, cell, receiver, sender, shifts, self.min_distance, numbers)
+        graph = self._graph(positions, cell, pbc, species, receiver, sender, shifts)
+        stress = bool(pbc.all())
+        self.results = self._results(self._evaluate(graph, stress), len(atoms), stress)
+
+    # ----------------------------------------------------------------------------------------------
+    # Helpers
+
+    def _evaluate(self, graph: Dict[str, torch.Tensor], stress: bool) -> Dict[str, torch.Tensor]:
+        """One model evaluation with forces (and stress) by autograd."""
+        self.n_evaluations += 1
+        if graph[keys.EDGE_INDEX].shape[1] == 0:
+            # Without edges the energy does not depend on positions or cell, and with frozen
+            # parameters it has no autograd graph at all: the derivatives are exactly zero.
+            out = compute_properties(self.model, graph, forces=False, stress=False)
+            out[keys.FORCES] = torch.zeros_like(graph[keys.POSITIONS])
+            out[keys.STRESS] = torch.zeros_like(graph[keys.CELL])
+            return out
+        # enable_grad: forces are gradients, even when the caller runs under torch.no_grad().
+        with torch.enable_grad():
+            return compute_properties(self.model, graph, forces=True, stress=stress)
+
+    def _species_of(self, numbers: np.ndarray) -> np.ndarray:
+        """Species indices ``[N]``; validated again only when the atomic numbers change."""
+        if self._species is None or not np.array_equal(numbers, self._species[0]):
+            indices = species_indices(numbers, self.model.config.atomic_numbers)
+            self._species = (np.array(numbers, copy=True), indices)
+        return self._species[1]
+
+    def _check_cell(self, cell: np.ndarray, pbc: np.ndarray) -> None:
+        if self._valid_cell is not None and np.array_equal(cell, self._valid_cell[0]):
+            if np.array_equal(pbc, self._valid_cell[1]):
+                return
+        check_cell(cell, pbc, self.min_distance)
+        self._valid_cell = (cell.copy(), pbc.copy())
+
+    def _graph(self, positions, cell, pbc, species, receiver, sender, shifts) -> Dict[str, torch.Tensor]:
+        """The model's input graph on the device, in model units (see :mod:`ictp_calc.keys`)."""
+        n_atoms, n_edges, device = len(species), len(receiver), self.device
+        if self._static_build != self.neighbors.n_builds:
+            # Everything that only changes with the neighbor list travels as one int64 tensor.
+            packed = np.concatenate([receiver, sender, shifts.ravel(), species, pbc.astype(np.int64)])
+            packed = torch.from_numpy(packed).to(device)
+            self._static = {
+                keys.EDGE_INDEX: packed[: 2 * n_edges].view(2, n_edges),
+                keys.CELL_SHIFTS: packed[2 * n_edges : 5 * n_edges].view(n_edges, 3).to(self.dtype),
+                keys.SPECIES: packed[5 * n_edges : 5 * n_edges + n_atoms],
+                keys.PBC: packed[-3:].view(1, 3).bool(),
+                keys.BATCH: torch.zeros(n_atoms, dtype=torch.long, device=device),
+                keys.N_ATOMS: torch.full((1,), n_atoms, dtype=torch.long, device=device),
+            }
+            self._static_build = self.neighbors.n_builds
+        assert self._static is not None
+        # Positions and cell: one tensor, already in the model's dtype and length unit.
+        np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
+        floats = np.concatenate([positions.ravel(), cell.ravel()]) / self.length_units_to_A
+        floats = torch.from_numpy(floats.astype(np_dtype, copy=False)).to(device)
+        return {
+            **self._static,
+            keys.POSITIONS: floats[: 3 * n_atoms].view(n_atoms, 3),
+            keys.CELL: floats[3 * n_atoms :].view(1, 3, 3),
+        }
+
+    def _results(self, out: Dict[str, torch.Tensor], n_atoms: int, stress: bool) -> Dict[str, Any]:
+        """Model outputs -> ASE results in eV, Å; one device-to-host copy for all of them."""
+        names = [keys.ENERGY, keys.NODE_ENERGY, keys.FORCES] + ([keys.STRESS] if stress else [])
+        flat = torch.cat([out[name].detach().reshape(-1) for name in names])
+        host = flat.to(device="cpu", dtype=torch.float64).numpy()
+        e, length = self.energy_units_to_eV, self.length_units_to_A
+        values = {
+            "energy": host[:1] * e,
+            "energies": host[1 : 1 + n_atoms] * e,
+            "forces": host[1 + n_atoms : 1 + 4 * n_atoms].reshape(n_atoms, 3) * (e / length),
+        }
+        if stress:
+            values["stress"] = full_3x3_to_voigt_6_stress(host[1 + 4 * n_atoms :].reshape(3, 3)) * (e / length**3)
+        check_finite_outputs(values)
+        energy = float(values.pop("energy")[0])
+        return {"energy": energy, "free_energy": energy, **values}
+
+    # ----------------------------------------------------------------------------------------------
+    # Description
+
+    def todict(self, skip_default: bool = True) -> Dict[str, Any]:
+        """Primitive description: model file and checksum, dtype, device, package version, settings."""
+        return {
+            "model_path": self.model_path,
+            "model_sha256": self.model_checksum,
+            "dtype": _DTYPE_NAMES[self.dtype],
+            "device": str(self.device),
+            "package_version": __version__,
+            "skin": self.skin,
+            "energy_units_to_eV": self.energy_units_to_eV,
+            "length_units_to_A": self.length_units_to_A,
+            "min_distance": self.min_distance,
+        }
+
+    def __repr__(self) -> str:
+        model = "in-memory model" if self.model_path is None else repr(self.model_path)
+        checksum = "" if self.model_checksum is None else f", sha256={self.model_checksum[:16]}"
+        return (
+            f"ICTPCalculator({model}{checksum}, dtype={_DTYPE_NAMES[self.dtype]}, device={self.device}, "
+            f"skin={self.skin:g}, ictp_calc={__version__})"
+        )

@@ -1,0 +1,22 @@
+"""The ``ictp-md`` command line: a click group with one thin module per subcommand.
+
+Subcommands only parse arguments and call library functions (:mod:`ictp_calc.training`).
+"""
+
+import click
+
+from .. import __version__
+from .eval import eval_command
+from .train import train_command
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ictp-md")
+def main():
+    """ICTP machine-learned interatomic potentials: train and evaluate models."""
+
+
+main.add_command(train_command)
+main.add_command(eval_command)

@@ -1,0 +1,66 @@
+"""``ictp-md eval MODEL DATA...``: energy and force errors of a model on labelled files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+
+from ..data.dataset import DatasetError
+from ..data.graph import UnknownElementError
+from ..io import ModelFileError, file_checksum, load_model
+from ..training.evaluation import evaluate_file, format_table, validation_indices
+from ..training.metrics import METRIC_UNITS
+
+__all__ = ["eval_command"]
+
+
+def _finite(value):
+    """NaN (no labels) as JSON null: NaN is not valid JSON."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+@click.command("eval")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("data", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--parity", type=click.Path(dir_okay=False), help="Write a parity plot (PNG) here.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--energy-key", default="energy", show_default=True, help="Energy label (info or calculator).")
+@click.option("--forces-key", default="forces", show_default=True, help="Forces label (arrays or calculator).")
+@click.option("--valid-split", is_flag=True,
+              help="Evaluate only the validation structures recorded in MODEL (on its training file).")
+def eval_command(model, data, as_json, parity, batch_size, device, energy_key, forces_key, valid_split):
+    """Evaluate MODEL on each DATA file (extxyz; FILE@INDEX selects structures, e.g. data.xyz@:5).
+
+    Energies: RMSE and MAE of the total energy (meV) and per atom (meV/atom); forces: per
+    component (meV/Å).
+    """
+    try:
+        net, metadata = load_model(model)
+        results = []
+        for item in data:
+            indices = validation_indices(metadata, item) if valid_split else None
+            results.append(
+                evaluate_file(net, item, batch_size, device, energy_key, forces_key, indices, keep_values=bool(parity))
+            )
+    except (ModelFileError, DatasetError, UnknownElementError) as err:
+        raise click.ClickException(str(err)) from err
+    if as_json:
+        payload = {
+            "model": model,
+            "model_sha256": file_checksum(model),
+            "units": METRIC_UNITS,
+            "files": [{k: _finite(v) for k, v in r.to_dict().items()} for r in results],
+        }
+        click.echo(json.dumps(payload, indent=1))
+    else:
+        click.echo(format_table(results))
+    if parity:
+        from ..training.plots import plot_parity
+
+        plot_parity([{"label": r.file, **r.values} for r in results], parity)
+        if not as_json:
+            click.echo(f"parity plot: {parity}")

@@ -1,0 +1,99 @@
+"""One training epoch and one evaluation pass.
+
+Reported losses are per structure: the summed loss of spec §3 divided by the number of
+structures, so that training and validation values (different set sizes) compare directly.
+ReduceLROnPlateau and best-epoch selection are unaffected by that constant factor.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from ..data.dataset import GraphDataset
+from ..model import compute_properties
+from .config import TrainingConfig
+from .ema import ExponentialMovingAverage
+from .loss import WeightedLoss
+from .metrics import ErrorAccumulator
+from .progress import Reporter
+
+__all__ = ["to_device", "train_epoch", "evaluate"]
+
+Graph = Dict[str, torch.Tensor]
+
+
+def to_device(batch: Graph, device: torch.device) -> Graph:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def train_epoch(
+    model: torch.nn.Module,
+    dataset: GraphDataset,
+    loss_fn: WeightedLoss,
+    optimizer: torch.optim.Optimizer,
+    config: TrainingConfig,
+    generator: torch.Generator,
+    device: torch.device,
+    ema: Optional[ExponentialMovingAverage] = None,
+    reporter: Optional[Reporter] = None,
+    label: str = "",
+) -> Tuple[float, Dict[str, float]]:
+    """Shuffle (from ``generator``), drop the last incomplete batch, step after every batch.
+
+    Returns:
+        The mean loss per structure and the running metrics of the epoch (with the weights as
+        they were at each step, not re-evaluated at the end).
+    """
+    reporter = reporter or Reporter()
+    metrics = ErrorAccumulator()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    n_structures = 0
+    batches = dataset.batches(config.batch_size, shuffle=True, generator=generator, drop_last=True)
+    with reporter.progress(batches, dataset.n_batches(config.batch_size, drop_last=True), label) as bar:
+        for batch in bar:
+            batch = to_device(batch, device)
+            optimizer.zero_grad(set_to_none=True)
+            # Forces are always computed (metrics need them); training=True keeps their graph.
+            out = compute_properties(model, batch, forces=True, stress=loss_fn.needs_stress, training=True)
+            loss = loss_fn(out, batch)
+            loss.backward()
+            if config.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            if ema is not None:
+                ema.update()
+            total += loss.detach().double()
+            metrics.update(out, batch)
+            n_structures += batch["n_atoms"].shape[0]
+    return total.item() / max(n_structures, 1), metrics.result()
+
+
+def evaluate(
+    model: torch.nn.Module,
+    dataset: GraphDataset,
+    batch_size: int,
+    device: torch.device,
+    loss_fn: Optional[WeightedLoss] = None,
+    stress: bool = False,
+    keep_values: bool = False,
+) -> Tuple[float, ErrorAccumulator]:
+    """Energies and forces (and stress) of every structure, batched, without a training graph.
+
+    Returns:
+        The mean loss per structure (NaN without ``loss_fn``) and the filled accumulator.
+    """
+    metrics = ErrorAccumulator(keep_values=keep_values)
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    stress = stress or (loss_fn is not None and loss_fn.needs_stress)
+    for batch in dataset.batches(batch_size):
+        batch = to_device(batch, device)
+        with torch.enable_grad():  # forces are derivatives, even when the caller disabled grad
+            out = compute_properties(model, batch, forces=True, stress=stress, training=False)
+        out = {k: v.detach() for k, v in out.items()}
+        if loss_fn is not None:
+            total += loss_fn(out, batch).double()
+        metrics.update(out, batch)
+    loss = total.item() / max(len(dataset), 1) if loss_fn is not None else float("nan")
+    return loss, metrics

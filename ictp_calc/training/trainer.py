@@ -1,0 +1,254 @@
+"""Train a model from a :class:`RunConfig`: setup, epochs, checkpoints, artifacts.
+
+Files in ``output_dir``:
+
+* ``best_model.pt``: the best validation epoch's (EMA) weights, a model file with metadata;
+* ``checkpoint.pt``: the last resumable state (every ``checkpoint_every`` epochs and at the end);
+* ``log.jsonl``: one JSON record per epoch (metrics in meV, meV/atom, meV/Å);
+* ``learning_curve.png``, ``config.toml`` (the resolved configuration) and ``summary.json``
+  (validation errors of the best model, split, data checksums, timing: the model card's numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+import torch
+
+from ..data import compute_statistics
+from ..data.dataset import GraphDataset
+from ..io import file_checksum, save_model
+from ..model import ICTPModel, build_model
+from .checkpoint import config_differences, load_checkpoint, save_checkpoint
+from .data_setup import PreparedData, prepare_data
+from .loop import evaluate, train_epoch
+from .loss import WeightedLoss
+from .progress import Reporter, format_duration, format_epoch
+from .run_config import RunConfig
+from .state import TrainState
+
+__all__ = ["OUTPUT_FILES", "TrainingError", "TrainResult", "train"]
+
+OUTPUT_FILES = {
+    "model": "best_model.pt",
+    "checkpoint": "checkpoint.pt",
+    "log": "log.jsonl",
+    "plot": "learning_curve.png",
+    "config": "config.toml",
+    "summary": "summary.json",
+}
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or resume (existing output, mismatched checkpoint, no device)."""
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`; ``finished`` is False when ``max_time`` stopped it early."""
+
+    output_dir: str
+    epochs_done: int
+    max_epoch: int
+    finished: bool
+    best_epoch: int
+    best_metrics: Dict[str, float]
+    model_path: Optional[str]
+
+
+def _device(name: str) -> torch.device:
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA)"
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def _metadata(run: RunConfig, data: PreparedData, state: TrainState, statistics) -> Dict[str, Any]:
+    return {
+        "training": {
+            "data": data.summary,
+            "seed": run.training.seed,
+            "best_epoch": state.best_epoch,
+            "epochs_done": state.epoch,
+            "validation": state.best_metrics,
+            "statistics": {
+                "avg_n_neighbors": statistics.avg_n_neighbors,
+                "energy_scale": statistics.energy_scale,
+                "energy_shift": list(statistics.energy_shift),
+            },
+            "config": run.to_dict(),
+        }
+    }
+
+
+def _write_best(model: ICTPModel, state: TrainState, path: str, metadata: Dict[str, Any]) -> None:
+    """Save the best weights through a CPU copy of the model (the live model keeps its weights)."""
+    copy = ICTPModel(model.config)
+    copy.load_state_dict(state.best_weights)
+    save_model(copy, path, metadata)
+
+
+def _write_log(path: str, history) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in history)
+
+
+def _prepare_output(run: RunConfig, resume: bool) -> Optional[Dict[str, Any]]:
+    """Check the output directory and return the checkpoint to resume from (or None)."""
+    path = os.path.join(run.output_dir, OUTPUT_FILES["checkpoint"])
+    if not resume:
+        if os.path.exists(path):
+            raise TrainingError(f"{path} exists: resume with --resume or choose another output directory")
+        return None
+    checkpoint = load_checkpoint(path)
+    changed = config_differences(checkpoint["run_config"], run.to_dict())
+    if changed:
+        lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changed)
+        raise TrainingError(f"cannot resume: the configuration differs from the checkpoint's ({lines})")
+    return checkpoint
+
+
+def train(
+    run: RunConfig, resume: bool = False, max_time: Optional[float] = None, reporter: Optional[Reporter] = None
+) -> TrainResult:
+    """Train (or resume) the run described by ``run``; see the module docstring for the outputs.
+
+    Args:
+        run: data, model, training settings and output directory.
+        resume: continue from ``output_dir/checkpoint.pt`` (model, EMA, optimizer, scheduler,
+            shuffling RNG, epoch, best-so-far, history), bitwise identically on the CPU.
+        max_time: wall-clock budget in seconds for this call: after each epoch, stop (writing a
+            checkpoint) if the next epoch would likely end past it. At least one epoch runs.
+        reporter: progress bars and epoch lines (silent by default).
+    """
+    start = time.monotonic()
+    reporter = reporter or Reporter()
+    cfg = run.training
+    device = _device(cfg.device)
+    checkpoint = _prepare_output(run, resume)
+
+    data = prepare_data(run.data, run.model.get("atomic_numbers"))
+    model_config = run.model_config(data.atomic_numbers).replace(atomic_energies=data.e0)
+    statistics = compute_statistics(
+        data.train, model_config.atomic_numbers, model_config.cutoff, data.e0, model_config.compute_regression_shift
+    )
+    model = build_model(model_config, statistics, seed=cfg.seed).to(device)
+    train_set = GraphDataset(data.train, model_config.atomic_numbers, model_config.cutoff, model.dtype)
+    valid_set = GraphDataset(data.valid, model_config.atomic_numbers, model_config.cutoff, model.dtype)
+    if len(train_set) < cfg.batch_size:
+        raise TrainingError(f"{len(train_set)} training structures are fewer than one batch ({cfg.batch_size})")
+    loss_fn = WeightedLoss(cfg.energy_weight, cfg.forces_weight, cfg.stress_weight)
+    state = TrainState(model, cfg)
+
+    os.makedirs(run.output_dir, exist_ok=True)
+    paths = {k: os.path.join(run.output_dir, v) for k, v in OUTPUT_FILES.items()}
+    with open(paths["config"], "w", encoding="utf-8") as handle:
+        handle.write(run.to_toml())
+    if checkpoint is not None:
+        state.load_state_dict(checkpoint)
+        # Epochs after the checkpoint (an interrupted chunk) are redone: drop their log lines,
+        # and restore the best model file of the checkpoint (a later one may be on disk).
+        _write_log(paths["log"], state.history)
+        if state.best_weights is not None:
+            _write_best(model, state, paths["model"], _metadata(run, data, state, statistics))
+        reporter.line(f"resuming {run.output_dir} after epoch {state.epoch}")
+    else:
+        _write_log(paths["log"], [])
+    n_params = sum(p.numel() for p in model.parameters())
+    reporter.line(
+        f"{len(train_set)} training / {len(valid_set)} validation structures, elements "
+        f"{list(model_config.atomic_numbers)}, E0 from {data.e0_source}; {n_params} parameters, "
+        f"{model_config.dtype} on {device}; train/valid pairs below, energies total"
+    )
+
+    stopped = False
+    for epoch in range(state.epoch + 1, cfg.max_epoch + 1):
+        t0 = time.monotonic()
+        lr = state.lr
+        train_loss, train_metrics = train_epoch(
+            model, train_set, loss_fn, state.optimizer, cfg, state.generator, device, state.ema, reporter,
+            label=f"epoch {epoch}",
+        )
+        with state.evaluation_weights():
+            valid_loss, accumulator = evaluate(model, valid_set, cfg.eval_batch_size, device, loss_fn)
+            valid_metrics = accumulator.result()
+            improved = state.update_best(epoch, valid_loss, valid_metrics)
+            if improved:  # written now, so that a crash later still leaves the best model
+                save_model(model, paths["model"], _metadata(run, data, state, statistics))
+        state.scheduler.step(valid_loss)
+        state.epoch = epoch
+        epoch_time = time.monotonic() - t0
+        state.elapsed += epoch_time
+        record = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "valid_loss": valid_loss}
+        record.update({f"train_{k}": v for k, v in train_metrics.items()})
+        record.update({f"valid_{k}": v for k, v in valid_metrics.items()})
+        record.update(epoch_time=epoch_time, elapsed=state.elapsed, best=improved)
+        state.history.append(record)
+        with open(paths["log"], "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        reporter.line(format_epoch(record, cfg.max_epoch))
+        stopped = max_time is not None and epoch < cfg.max_epoch and time.monotonic() - start + epoch_time > max_time
+        if epoch % cfg.checkpoint_every == 0 or epoch == cfg.max_epoch or stopped:
+            save_checkpoint(paths["checkpoint"], {"run_config": run.to_dict(), **state.state_dict()})
+        if stopped:
+            break
+
+    return _finish(run, data, state, statistics, model, paths, stopped, device, reporter)
+
+
+def _finish(run, data, state, statistics, model, paths, stopped, device, reporter) -> TrainResult:
+    """Final artifacts: checkpoint (if not current), best model, plot and summary."""
+    cfg = run.training
+    if state.epoch == 0 or not os.path.exists(paths["checkpoint"]):
+        save_checkpoint(paths["checkpoint"], {"run_config": run.to_dict(), **state.state_dict()})
+    model_path = None
+    if state.best_weights is not None:
+        _write_best(model, state, paths["model"], _metadata(run, data, state, statistics))
+        model_path = paths["model"]
+    if state.history:
+        from .plots import plot_learning_curve
+
+        plot_learning_curve(state.history, paths["plot"])
+    finished = state.epoch >= cfg.max_epoch
+    epoch_times = [r["epoch_time"] for r in state.history]
+    summary = {
+        "model": OUTPUT_FILES["model"] if model_path else None,
+        "model_sha256": file_checksum(model_path) if model_path else None,
+        "finished": finished,
+        "epochs_done": state.epoch,
+        "max_epoch": cfg.max_epoch,
+        "best_epoch": state.best_epoch,
+        "validation": state.best_metrics,
+        "data": data.summary,
+        "seed": cfg.seed,
+        "training_time_s": state.elapsed,
+        "mean_epoch_time_s": sum(epoch_times) / len(epoch_times) if epoch_times else None,
+        "hardware": _hardware(device),
+        "torch_version": torch.__version__,
+        "config": run.to_dict(),
+    }
+    with open(paths["summary"], "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=1)
+    if stopped:
+        reporter.line(
+            f"stopped after epoch {state.epoch}/{cfg.max_epoch} (time budget); checkpoint written, "
+            "continue with --resume"
+        )
+    else:
+        m = state.best_metrics
+        reporter.line(
+            f"done: {state.epoch} epochs in {format_duration(state.elapsed)}; best epoch {state.best_epoch}: "
+            f"E rmse {m.get('energy_rmse', float('nan')):.2f} meV, F rmse {m.get('forces_rmse', float('nan')):.2f} meV/Å"
+        )
+    return TrainResult(run.output_dir, state.epoch, cfg.max_epoch, finished, state.best_epoch, state.best_metrics, model_path)
