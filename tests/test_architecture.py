@@ -1,0 +1,42 @@
+"""The package's layers import only downward (tensors <- nn <- model; data never imports model)."""
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "ictp_calc"
+
+# Subpackage -> subpackages of ictp_calc it must never import.
+FORBIDDEN = {
+    "tensors": {"nn", "model", "data", "io", "calculator", "training", "cli", "md"},
+    "nn": {"model", "data", "io", "calculator", "training", "cli", "md"},
+    "model": {"io", "calculator", "training", "cli", "md"},
+    "data": {"model", "nn", "io", "calculator", "training", "cli", "md"},
+}
+
+
+def _imported_subpackages(path: pathlib.Path):
+    """First-level ``ictp_calc`` subpackages that ``path`` imports (relative imports resolved)."""
+    package = ["ictp_calc", *path.relative_to(PACKAGE).parts[:-1]]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            names = base + (node.module.split(".") if node.module else [])
+            if node.level and not node.module:  # ``from . import x``: x is a module of base
+                names = base + [node.names[0].name]
+        elif isinstance(node, ast.Import):
+            names = node.names[0].name.split(".")
+        else:
+            continue
+        if len(names) > 1 and names[0] == "ictp_calc":
+            yield names[1]
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layers_import_only_downward(layer):
+    files = sorted((PACKAGE / layer).rglob("*.py"))
+    assert files, f"no files in ictp_calc/{layer}"
+    for path in files:
+        bad = set(_imported_subpackages(path)) & FORBIDDEN[layer]
+        assert not bad, f"{path.relative_to(PACKAGE.parent)} imports {sorted(bad)}"
