@@ -54,6 +54,7 @@ __all__ = ["ICTPCalculator"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 _DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+_CALCULATOR_KWARGS = {"atoms", "directory", "label"}  # what ICTPCalculator passes on to ASE's Calculator
 
 
 def _resolve_device(device: Union[str, torch.device]) -> torch.device:
@@ -136,6 +137,9 @@ class ICTPCalculator(Calculator):
         min_distance: float = 0.1,
         **kwargs: Any,
     ):
+        unknown = sorted(set(kwargs) - _CALCULATOR_KWARGS)
+        if unknown:  # ASE's Calculator would silently store a misspelled option as a parameter
+            raise TypeError(f"ICTPCalculator got unexpected keyword argument(s) {unknown}")
         if isinstance(model, (str, os.PathLike)):
             self.model_path: Optional[str] = os.path.abspath(os.fspath(model))
             loaded, self.metadata = load_model(self.model_path, "cpu")
@@ -211,13 +215,6 @@ class ICTPCalculator(Calculator):
     def _evaluate(self, graph: Dict[str, torch.Tensor], stress: bool) -> Dict[str, torch.Tensor]:
         """One model evaluation with forces (and stress) by autograd."""
         self.n_evaluations += 1
-        if graph[keys.EDGE_INDEX].shape[1] == 0:
-            # Without edges the energy does not depend on positions or cell, and with frozen
-            # parameters it has no autograd graph at all: the derivatives are exactly zero.
-            out = compute_properties(self.model, graph, forces=False, stress=False)
-            out[keys.FORCES] = torch.zeros_like(graph[keys.POSITIONS])
-            out[keys.STRESS] = torch.zeros_like(graph[keys.CELL])
-            return out
         # enable_grad: forces are gradients, even when the caller runs under torch.no_grad().
         with torch.enable_grad():
             return compute_properties(self.model, graph, forces=True, stress=stress)

@@ -46,12 +46,15 @@ def compute_properties(
     out = model(graph)
     if not inputs:
         return out
-    grads = torch.autograd.grad(
-        out[keys.ENERGY].sum(), inputs, create_graph=training, retain_graph=training, allow_unused=True
-    )
+    if not out[keys.ENERGY].requires_grad:
+        # Frozen weights and no edges (isolated atoms): the energy does not depend on anything.
+        grads = [None] * len(inputs)
+    else:
+        grads = torch.autograd.grad(
+            out[keys.ENERGY].sum(), inputs, create_graph=training, retain_graph=training, allow_unused=True
+        )
     if forces:
-        grad = grads[0] if grads[0] is not None else torch.zeros_like(positions)
-        out[keys.FORCES] = -grad
+        out[keys.FORCES] = -grads[0] if grads[0] is not None else torch.zeros_like(positions)
     if stress:
         grad = grads[-1] if grads[-1] is not None else torch.zeros_like(cell)
         volume = torch.linalg.det(cell).abs()

@@ -118,12 +118,16 @@ class ICTPModel(nn.Module):
         c = self.config
         species = graph[keys.SPECIES]
         edge_index = graph[keys.EDGE_INDEX]
-        shifts = graph[keys.CELL_SHIFTS].to(self.dtype)
+        vectors = self.edge_vectors(graph, edge_index, graph[keys.CELL_SHIFTS].to(self.dtype))
+        # Edges at or beyond the cutoff contribute exactly nothing (the envelope vanishes there);
+        # dropping them first makes a neighbor list with a skin cost no more than one without.
+        inside = (vectors.detach().norm(dim=-1) < c.cutoff).nonzero().squeeze(-1)
+        edge_index, vectors = edge_index.index_select(1, inside), vectors.index_select(0, inside)
         # Edge quantities live in the padded slot layout of the fused convolution; padding slots
         # get a vector longer than the cutoff, hence exactly zero radial features and messages.
         layout = edge_layout(edge_index, species.shape[0], max_slots=max(256, (1 << 20) // c.n_hidden_feats))
         padding = torch.tensor([2.0 * c.cutoff, 0.0, 0.0], dtype=self.dtype, device=species.device)
-        vectors = layout.to_slots(self.edge_vectors(graph, edge_index, shifts), padding)  # [S, 3]
+        vectors = layout.to_slots(vectors, padding)  # [S, 3]
         lengths = vectors.norm(dim=-1, keepdim=True)  # [S, 1]
         edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, normalize=False)  # [S, (L_e+1)^2]
         edge_feats = self.radial_embedding(lengths)  # [S, B]; exactly 0 beyond the cutoff
