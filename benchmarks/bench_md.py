@@ -1,0 +1,112 @@
+"""Seconds per MD step through the ASE calculator, next to the bare model evaluation.
+
+For one system of :mod:`bench_model` (``3bpa`` or ``box1k``), with random weights:
+
+* ``model_s``: one bare energy + forces evaluation (``compute_properties``) on a prebuilt graph;
+* ``step_s``: one Langevin step (ASE, 0.5 fs, 300 K) through :class:`ICTPCalculator`, skin 0;
+* ``step_skin_s``: the same with a Verlet skin (``--skin``, Å);
+* ``overhead_s`` / ``overhead_pct``: ``step_s - model_s``, the calculator's and ASE's own cost;
+* ``mace_step_s``: one Langevin step through ``MACECalculator`` with the matching MACE model
+  (``--compare mace``, needs ``pip install -e .[bench]``).
+
+Timings are medians over ``--steps`` steps after ``--warmup`` steps, interleaved in blocks so that
+drifts of a shared machine hit all variants alike. The last line printed is a JSON object.
+
+Usage::
+
+    python benchmarks/bench_md.py --system 3bpa --dtype float64
+    python benchmarks/bench_md.py --system box1k --dtype float32 --steps 10 --compare mace
+"""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import click  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from ase import units  # noqa: E402
+from ase.md.langevin import Langevin  # noqa: E402
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_model import CUTOFF, ELEMENTS, build_ictp, build_mace, build_system  # noqa: E402
+
+from ictp_calc.calculator import ICTPCalculator  # noqa: E402
+from ictp_calc.data import atoms_to_graph  # noqa: E402
+from ictp_calc.io import save_model  # noqa: E402
+from ictp_calc.model import DTYPES, compute_properties  # noqa: E402
+
+
+def step_timer(atoms, calc, seed: int):
+    """A function that runs one Langevin step of its own copy of ``atoms`` and returns its seconds."""
+    atoms = atoms.copy()
+    atoms.calc = calc
+    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(seed))
+    dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=300, friction=0.01 / units.fs, rng=np.random.default_rng(seed))
+
+    def step():
+        start = time.perf_counter()
+        dyn.run(1)
+        return time.perf_counter() - start
+
+    return step
+
+
+@click.command()
+@click.option("--system", type=click.Choice(["3bpa", "box1k"]), default="3bpa", show_default=True)
+@click.option("--dtype", type=click.Choice(sorted(DTYPES)), default="float64", show_default=True)
+@click.option("--size", type=click.Choice(["small", "paper"]), default="small", show_default=True)
+@click.option("--steps", default=20, show_default=True, type=click.IntRange(2), help="Timed steps per variant.")
+@click.option("--warmup", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--skin", default=1.0, show_default=True, help="Verlet skin of the skin variant, Å.")
+@click.option("--compare", type=click.Choice(["mace"]), default=None)
+def main(system, dtype, size, steps, warmup, skin, compare):
+    """Time MD steps through ICTPCalculator (see the module docstring)."""
+    atoms = build_system(system)
+    graph = atoms_to_graph(atoms, ELEMENTS, CUTOFF, dtype=DTYPES[dtype])
+    model = build_ictp(size, dtype, graph["edge_index"].shape[1] / len(atoms))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.pt")
+        save_model(model, path)
+        variants = {
+            "step_s": step_timer(atoms, ICTPCalculator(path, device="cpu"), 1),
+            "step_skin_s": step_timer(atoms, ICTPCalculator(path, device="cpu", skin=skin), 1),
+        }
+    frozen = ICTPCalculator(model, device="cpu").model  # the calculator's own frozen copy
+
+    def bare():
+        start = time.perf_counter()
+        compute_properties(frozen, graph, forces=True)
+        return time.perf_counter() - start
+
+    variants = {"model_s": bare, **variants}
+    if compare == "mace":
+        from mace.calculators import MACECalculator
+
+        mace = build_mace(size, dtype, graph["edge_index"].shape[1] / len(atoms))
+        variants["mace_step_s"] = step_timer(atoms, MACECalculator(models=mace, device="cpu", default_dtype=dtype), 1)
+    for _ in range(warmup):
+        for run in variants.values():
+            run()
+    times = {name: [] for name in variants}
+    for _ in range(steps):
+        for name, run in variants.items():
+            times[name].append(run())
+    result = {"system": system, "dtype": dtype, "size": size, "n_atoms": len(atoms)}
+    result.update({name: statistics.median(t) for name, t in times.items()})
+    result["overhead_s"] = result["step_s"] - result["model_s"]
+    result["overhead_pct"] = 100 * result["overhead_s"] / result["model_s"]
+    for name, value in result.items():
+        print(f"  {name}: {value:.4f}" if isinstance(value, float) else f"  {name}: {value}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
