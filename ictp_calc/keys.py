@@ -25,6 +25,6 @@ VIRIAL = "virial"  # [n_graphs, 3, 3] | -dE/d(strain), eV
 STRESS = "stress"  # [n_graphs, 3, 3] | (1/V) dE/d(strain), eV/Å^3 (ASE sign)
 
 # Reference labels of training and evaluation data (NaN where a structure has no such label)
-REF_ENERGY = "ref_energy"  # [n_graphs] | reference total energy, eV
+REF_ENERGY = "ref_energy"  # [n_graphs] float64 | reference total energy, eV
 REF_FORCES = "ref_forces"  # [n_atoms, 3] | reference forces, eV/Å
 REF_STRESS = "ref_stress"  # [n_graphs, 3, 3] | reference stress, eV/Å^3 (ASE sign)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import click
 
@@ -61,6 +62,6 @@ def eval_command(model, data, as_json, parity, batch_size, device, energy_key, f
     if parity:
         from ..training.plots import plot_parity
 
-        plot_parity([{"label": r.file, **r.values} for r in results], parity)
+        plot_parity([{"label": os.path.basename(r.file), **r.values} for r in results], parity)
         if not as_json:
             click.echo(f"parity plot: {parity}")

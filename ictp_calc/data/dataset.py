@@ -144,7 +144,9 @@ def read_atomic_energies(path: str, energy_key: str = "energy") -> Dict[int, flo
     return out
 
 
-def atomic_energies_for(e0: Dict[int, float], atomic_numbers: Sequence[int], source: str = "E0 file") -> Tuple[float, ...]:
+def atomic_energies_for(
+    e0: Dict[int, float], atomic_numbers: Sequence[int], source: str = "E0 file"
+) -> Tuple[float, ...]:
     """E0 in the model's element order; raises :class:`MissingE0Error` naming the missing elements."""
     from ase.data import chemical_symbols
 
@@ -189,11 +191,15 @@ def split_indices(n_total: int, n_train: Optional[int], n_valid: int, seed: int)
 
 
 def labelled_graph(atoms, atomic_numbers: Sequence[int], cutoff: float, dtype: torch.dtype) -> Graph:
-    """:func:`~ictp_calc.data.atoms_to_graph` plus the ``REF_*`` labels (NaN where absent)."""
+    """:func:`~ictp_calc.data.atoms_to_graph` plus the ``REF_*`` labels (NaN where absent).
+
+    Forces and stress use ``dtype``; the reference energy is always float64.
+    """
     graph = atoms_to_graph(atoms, atomic_numbers, cutoff, dtype=dtype)
     results = getattr(atoms.calc, "results", {}) or {}
     nan = float("nan")
-    graph[keys.REF_ENERGY] = torch.tensor([float(results.get("energy", nan))], dtype=dtype)
+    # Total energies stay float64 even for float32 models: a float32 -17660 eV has a 2 meV ulp.
+    graph[keys.REF_ENERGY] = torch.tensor([float(results.get("energy", nan))], dtype=torch.float64)
     forces = results.get("forces")
     graph[keys.REF_FORCES] = (
         torch.full((len(atoms), 3), nan, dtype=dtype) if forces is None else torch.tensor(forces, dtype=dtype)

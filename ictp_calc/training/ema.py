@@ -72,12 +72,18 @@ class ExponentialMovingAverage:
                     param.copy_(saved)
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"decay": self.decay, "warmup": self.warmup, "num_updates": self.num_updates, "shadow": list(self.shadow)}
+        return {
+            "decay": self.decay,
+            "warmup": self.warmup,
+            "num_updates": self.num_updates,
+            "shadow": list(self.shadow),
+        }
 
     @torch.no_grad()
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         if len(state["shadow"]) != len(self.shadow):
             raise ValueError(f"EMA state has {len(state['shadow'])} tensors, the model {len(self.shadow)}")
-        self.decay, self.warmup, self.num_updates = float(state["decay"]), bool(state["warmup"]), int(state["num_updates"])
+        self.decay, self.warmup = float(state["decay"]), bool(state["warmup"])
+        self.num_updates = int(state["num_updates"])
         for shadow, saved in zip(self.shadow, state["shadow"]):
             shadow.copy_(saved)

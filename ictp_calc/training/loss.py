@@ -62,10 +62,12 @@ class WeightedLoss:
 
     def __call__(self, out: Dict[str, torch.Tensor], batch: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Scalar loss of one batch, summed over its structures."""
-        ref_energy = batch[keys.REF_ENERGY]
-        n_atoms = batch[keys.N_ATOMS].to(ref_energy.dtype)
-        d_energy = masked_difference(out[keys.ENERGY], ref_energy, torch.isfinite(ref_energy))
-        loss = self.energy_weight * (d_energy.square() / n_atoms).sum()
+        # The energy difference is taken in float64 (reference energies are float64, see keys);
+        # the loss then follows the model's dtype.
+        ref_energy = batch[keys.REF_ENERGY].double()
+        n_atoms = batch[keys.N_ATOMS].double()
+        d_energy = masked_difference(out[keys.ENERGY].double(), ref_energy, torch.isfinite(ref_energy))
+        loss = (self.energy_weight * (d_energy.square() / n_atoms).sum()).to(out[keys.ENERGY].dtype)
         if self.needs_forces:
             ref = batch[keys.REF_FORCES]
             mask = torch.isfinite(ref).all(1, keepdim=True)

@@ -25,11 +25,15 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> List[Dict]:
     for name, param in model.named_parameters():
         if param.requires_grad:
             (decay if any(p.match(name) for p in DECAYED_PARAMETERS) else no_decay).append((name, param))
-    groups = [
-        {"name": "decay", "params": [p for _, p in decay], "parameter_names": [n for n, _ in decay], "weight_decay": weight_decay},
-        {"name": "no_decay", "params": [p for _, p in no_decay], "parameter_names": [n for n, _ in no_decay], "weight_decay": 0.0},
-    ]
-    return [g for g in groups if g["params"]]
+    groups = []
+    for name, members, wd in (("decay", decay, weight_decay), ("no_decay", no_decay, 0.0)):
+        if members:
+            # "parameter_names" is ours (torch >= 2.6 reserves "param_names" for its own use).
+            groups.append(
+                {"name": name, "params": [p for _, p in members], "parameter_names": [n for n, _ in members],
+                 "weight_decay": wd}
+            )
+    return groups
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainingConfig) -> torch.optim.Adam:

@@ -25,6 +25,7 @@ def plot_learning_curve(history: Sequence[Dict[str, Any]], path: str) -> None:
     """Loss, energy RMSE, force RMSE (train and validation) and learning rate per epoch."""
     fig, axes = _figure(2, 2)
     epochs = [r["epoch"] for r in history]
+    marker = "." if len(epochs) < 30 else None  # a short run would otherwise show bare segments
     panels = [
         ("loss", "loss per structure", True),
         ("energy_rmse", "energy RMSE / meV", True),
@@ -32,14 +33,14 @@ def plot_learning_curve(history: Sequence[Dict[str, Any]], path: str) -> None:
     ]
     for ax, (name, label, log) in zip(axes.flat, panels):
         for split, style in (("train", "-"), ("valid", "--")):
-            ax.plot(epochs, [r[f"{split}_{name}"] for r in history], style, label=split)
+            ax.plot(epochs, [r[f"{split}_{name}"] for r in history], style, marker=marker, label=split)
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         if log:
             ax.set_yscale("log")
         ax.legend()
     ax = axes[1, 1]
-    ax.plot(epochs, [r["lr"] for r in history], color="k")
+    ax.plot(epochs, [r["lr"] for r in history], color="k", marker=marker)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate")
@@ -67,5 +68,5 @@ def plot_parity(results: Sequence[Dict[str, Any]], path: str) -> None:
         ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.8)
         ax.set_xlabel(f"reference {quantity}")
         ax.set_ylabel(f"predicted {quantity}")
-        ax.legend(markerscale=4)
+        ax.legend(markerscale=4, fontsize="small")
     fig.savefig(path, dpi=120)

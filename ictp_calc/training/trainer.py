@@ -246,9 +246,12 @@ def _finish(run, data, state, statistics, model, paths, stopped, device, reporte
             "continue with --resume"
         )
     else:
-        m = state.best_metrics
+        e_rmse = state.best_metrics.get("energy_rmse", float("nan"))
+        f_rmse = state.best_metrics.get("forces_rmse", float("nan"))
         reporter.line(
             f"done: {state.epoch} epochs in {format_duration(state.elapsed)}; best epoch {state.best_epoch}: "
-            f"E rmse {m.get('energy_rmse', float('nan')):.2f} meV, F rmse {m.get('forces_rmse', float('nan')):.2f} meV/Å"
+            f"E rmse {e_rmse:.2f} meV, F rmse {f_rmse:.2f} meV/Å"
         )
-    return TrainResult(run.output_dir, state.epoch, cfg.max_epoch, finished, state.best_epoch, state.best_metrics, model_path)
+    return TrainResult(
+        run.output_dir, state.epoch, cfg.max_epoch, finished, state.best_epoch, state.best_metrics, model_path
+    )

@@ -1,0 +1,62 @@
+"""``ictp-md train`` through click's CliRunner: outputs, resume, budget, errors."""
+
+import json
+
+import pytest
+from cli_helpers import write_config
+from click.testing import CliRunner
+
+from ictp_calc.cli import main
+from ictp_calc.cli.options import DURATION
+
+
+def test_train_writes_every_artifact_and_resumes(tmp_path):
+    config = write_config(tmp_path, epochs=2)
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "epoch 1/2" in result.output and "epoch 2/2" in result.output and "done:" in result.output
+    run = tmp_path / "run"
+    for name in ("best_model.pt", "checkpoint.pt", "log.jsonl", "learning_curve.png", "config.toml", "summary.json"):
+        assert (run / name).is_file(), name
+    # Starting again over an existing run is refused; --resume with more epochs continues it.
+    again = runner.invoke(main, ["train", str(config)])
+    assert again.exit_code == 1 and "--resume" in again.output
+    more = runner.invoke(main, ["train", str(config), "--resume", "--epochs", "3"])
+    assert more.exit_code == 0, more.output
+    assert "resuming" in more.output and "epoch 3/3" in more.output
+    assert len((run / "log.jsonl").read_text().splitlines()) == 3
+    # The resolved config in the output directory is itself a valid config of the same run.
+    assert 'train_file = "' in (run / "config.toml").read_text()
+
+
+def test_overrides_and_time_budget(tmp_path):
+    config = write_config(tmp_path, epochs=5)
+    out = tmp_path / "other"
+    result = CliRunner().invoke(
+        main, ["train", str(config), "--output-dir", str(out), "--max-time", "0s", "--seed", "4",
+               "--dtype", "float32", "--set", "training.lr=0.003"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "stopped after epoch 1/5" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["finished"] is False and summary["epochs_done"] == 1
+    assert summary["config"]["training"]["seed"] == 4 and summary["config"]["model"]["dtype"] == "float32"
+    assert summary["config"]["training"]["lr"] == 0.003
+
+
+def test_config_errors_are_reported_without_traceback(tmp_path):
+    config = write_config(tmp_path, extra_training="learning_rate = 1.0")
+    result = CliRunner().invoke(main, ["train", str(config)])
+    assert result.exit_code == 1
+    assert "Error:" in result.output and "learning_rate" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text, seconds", [("3600", 3600.0), ("45m", 2700.0), ("1h30m", 5400.0), ("2.5h", 9000.0)])
+def test_duration_parsing(text, seconds):
+    assert DURATION.convert(text, None, None) == seconds
+
+
+def test_bad_duration_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["train", str(write_config(tmp_path)), "--max-time", "soon"])
+    assert result.exit_code == 2 and "not a duration" in result.output
