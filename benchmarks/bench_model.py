@@ -359,6 +359,7 @@ def run_benchmark(
     warmup: int,
     compare: Optional[str],
     seed: int = 0,
+    compare_repeats: Optional[int] = None,
 ) -> Dict[str, object]:
     """Build, time and report one system; prints a summary and returns the result record."""
     start = time.perf_counter()
@@ -398,7 +399,7 @@ def run_benchmark(
             return mace(data, compute_force=True)
 
         check_forces("MACE", mace_call(), n_atoms)
-        ictp_times, mace_times = time_calls([ictp_call, mace_call], repeats, max(warmup - 1, 0))
+        ictp_times, mace_times = time_calls([ictp_call, mace_call], compare_repeats or repeats, max(warmup - 1, 0))
         print("  " + describe("ICTP interleaved", ictp_times))
         print("  " + describe("MACE interleaved", mace_times))
         ictp_s, mace_s = statistics.median(ictp_times), statistics.median(mace_times)
@@ -464,6 +465,9 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
 @click.option("--repeats", default=10, show_default=True, type=click.IntRange(1), help="Timed calls per model.")
 @click.option("--warmup", default=2, show_default=True, type=click.IntRange(1), help="Untimed calls per model.")
 @click.option("--compare", type=click.Choice(["mace"]), default=None, help="Also time MACE, interleaved.")
+@click.option(
+    "--compare-repeats", type=click.IntRange(1), default=None, help="Interleaved calls per model (default --repeats)."
+)
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch.set_num_threads (default: torch's).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the box packing and the random weights.")
 @click.option(
@@ -473,7 +477,7 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
     help="Run every combination of the given (or, where none is given, all) systems, dtypes and sizes, "
     "each in its own process, and print a markdown table.",
 )
-def main(systems, dtypes, sizes, repeats, warmup, compare, threads, seed, run_all):
+def main(systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, threads, seed, run_all):
     """Benchmark one ICTP energy + forces evaluation (see the module docstring)."""
     if run_all:
         combos = [
@@ -484,6 +488,7 @@ def main(systems, dtypes, sizes, repeats, warmup, compare, threads, seed, run_al
         ]
         extra = ["--repeats", str(repeats), "--warmup", str(warmup), "--seed", str(seed)]
         extra += ["--compare", compare] if compare else []
+        extra += ["--compare-repeats", str(compare_repeats)] if compare_repeats else []
         extra += ["--threads", str(threads)] if threads else []
         print(markdown_table(run_table(combos, extra)))
         return
@@ -499,6 +504,7 @@ def main(systems, dtypes, sizes, repeats, warmup, compare, threads, seed, run_al
         warmup,
         compare,
         seed=seed,
+        compare_repeats=compare_repeats,
     )
     print(json.dumps(result))
 
