@@ -10,6 +10,8 @@ Each run measures one system in its own process, so the process's peak resident 
 
 Both model sizes have 2 layers, a 5 Å cutoff, 8 Bessel functions, a [64, 64, 64] radial MLP,
 correlation order 3 and random weights; ``avg_n_neighbors`` is the system's mean neighbor count.
+Both models run as their ASE calculators run them: eval mode, weights frozen
+(``requires_grad=False``), forces by autograd with respect to positions only.
 
 * ``small``: 64 channels, edge rank 2, hidden rank 1 (MACE: 64x0e+64x1o, max_ell 2);
 * ``paper``: 256 channels, edge rank 3, hidden rank 2 (MACE: 256x0e+256x1o+256x2e, max_ell 3).
@@ -244,7 +246,8 @@ def ictp_config(size: str, dtype: str, avg_n_neighbors: float) -> ModelConfig:
 
 
 def build_ictp(size: str, dtype: str, avg_n_neighbors: float, seed: int = 0) -> torch.nn.Module:
-    return build_model(ictp_config(size, dtype, avg_n_neighbors), seed=seed).eval()
+    # Frozen weights: the inference setting of ICTPCalculator (and of MACECalculator below).
+    return build_model(ictp_config(size, dtype, avg_n_neighbors), seed=seed).eval().requires_grad_(False)
 
 
 def build_mace(size: str, dtype: str, avg_n_neighbors: float, seed: int = 0) -> torch.nn.Module:
@@ -289,7 +292,7 @@ def _build_mace(size: str, dtype: str, avg_n_neighbors: float, seed: int) -> tor
             atomic_inter_scale=1.0,
             atomic_inter_shift=0.0,
         )
-    return model.to(DTYPES[dtype]).eval()
+    return model.to(DTYPES[dtype]).eval().requires_grad_(False)
 
 
 def mace_inputs(graph: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:

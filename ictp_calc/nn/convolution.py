@@ -178,7 +178,8 @@ def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, edge_attrs
             g_t = torch.bmm(g, (rp * h1).view(c, k * d1, F).transpose(1, 2))  # [c, d3, K d1]
             g_coupling.append(g_t.view(c, d3, k, d1).permute(0, 2, 3, 1).reshape(c * k, d1 * d3))
         g_hs = torch.cat([sum(g) if g else hs.new_zeros(c * k, 2 * l + 1, F) for l, g in enumerate(g_hs)], dim=1)
-        grad_h = grad_h.index_add(0, layout.sender_of_slot[chunk.s0 : chunk.s1], g_hs)
+        # In place: an out-of-place index_add would copy all of grad_h once per chunk (quadratic).
+        grad_h.index_add_(0, layout.sender_of_slot[chunk.s0 : chunk.s1], g_hs)
         grad_radial[chunk.s0 : chunk.s1] = torch.cat(g_r, dim=1)
         grad_attrs[chunk.s0 : chunk.s1] = torch.cat(g_coupling, dim=1) @ stacked.T
         row += c
