@@ -13,6 +13,8 @@ FORBIDDEN = {
     "nn": {"model", "data", "io", "calculator", "training", "cli", "md"},
     "model": {"io", "calculator", "training", "cli", "md"},
     "data": {"model", "nn", "io", "calculator", "training", "cli", "md"},
+    "io": {"calculator", "training", "cli", "md"},
+    "md": {"training", "cli"},
 }
 
 

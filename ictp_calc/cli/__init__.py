@@ -7,6 +7,10 @@ import click
 
 from .. import __version__
 from .eval import eval_command
+from .info import info_command
+from .optimize import optimize_command
+from .plot import plot_command
+from .run import run_command
 from .train import train_command
 
 __all__ = ["main"]
@@ -20,3 +24,7 @@ def main():
 
 main.add_command(train_command)
 main.add_command(eval_command)
+main.add_command(run_command)
+main.add_command(optimize_command)
+main.add_command(info_command)
+main.add_command(plot_command)

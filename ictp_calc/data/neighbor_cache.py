@@ -45,6 +45,15 @@ class NeighborCache:
         self._edges: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
         self._reference: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = None
 
+    @property
+    def build_positions(self) -> Optional[np.ndarray]:
+        """A copy of the positions ``[N, 3]`` (Å) at which the current list was built, or None.
+
+        An MD restart saves them and calls :meth:`update` with them first, so that the continued run
+        reuses exactly the lists the uninterrupted run used (same edges, same summation order).
+        """
+        return None if self._reference is None else self._reference[0].copy()
+
     def reset(self) -> None:
         """Forget the current list; the next :meth:`update` rebuilds."""
         self._edges, self._reference = None, None

@@ -60,7 +60,7 @@ def _flatten(config: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
 
 
 def config_differences(saved: Dict[str, Any], current: Dict[str, Any], ignore: Iterable[str] = RESUMABLE_CHANGES):
-    """``[(key, saved value, current value)]`` for settings that changed, except ``ignore``d ones."""
+    """``[(key, saved value, current value)]`` for settings that changed, except those in ``ignore``."""
     a, b = _flatten(saved), _flatten(current)
     skip = set(ignore)
     return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in skip and a.get(k) != b.get(k)]

@@ -1,0 +1,261 @@
+"""``run_md``: one MD run (or the continuation of one) from settings to files.
+
+The loop per step: integrator step (one model evaluation) -> health check -> frame and log row
+every ``interval`` steps -> checkpoint every ``checkpoint_interval`` steps -> progress line. The
+driver's own work per step is a few O(N) NumPy operations, small next to a model evaluation.
+
+Ctrl-C (SIGINT) is caught between steps: the run writes a checkpoint of the last complete step and
+raises :class:`~ictp_calc.md.errors.RunInterrupted`, so ``--restart`` continues it exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, TextIO
+
+import numpy as np
+
+from ..io import file_checksum
+from .analysis import energy_drift
+from .ensembles import build_dynamics, conserved_energy, get_state, set_state
+from .errors import HealthStop, InputError, RestartError, RunInterrupted
+from .health import HealthMonitor, stop_from_calculator_error
+from .inputs import attach_calculator, make_calculator, read_structure
+from .outputs import OUTPUT_FILES, LogWriter, TrajectoryWriter, log_columns, now, read_log, trajectory_path
+from .outputs import truncate_outputs, versions, write_json
+from .progress import Progress, ns_per_day
+from .restart import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
+from .settings import MDSettings
+from .velocities import initialize_velocities
+
+__all__ = ["MDResult", "run_md"]
+
+
+@dataclass
+class MDResult:
+    """What a finished run reports.
+
+    Attributes:
+        first_step, last_step: the step range of this segment (a restart starts after step 0).
+        wall_s: seconds of the step loop; steps_per_s, ns_per_day: its throughput.
+        drift_meV_per_atom_ps: NVE only: fitted drift of the total energy over the whole run.
+        paths: ``trajectory``, ``log``, ``manifest``, ``checkpoint``.
+    """
+
+    first_step: int
+    last_step: int
+    n_atoms: int
+    wall_s: float
+    steps_per_s: float
+    ns_per_day: float
+    drift_meV_per_atom_ps: Optional[float]
+    paths: Dict[str, str] = field(default_factory=dict)
+
+
+class _SigintFlag:
+    """Turns the first Ctrl-C into a flag checked between steps; a second one interrupts at once."""
+
+    def __init__(self, enabled: bool):
+        self.raised = False
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self._previous: Any = None
+
+    def __enter__(self):
+        if self.enabled:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.raised = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _prepare_dir(settings: MDSettings, restart: bool, overwrite: bool) -> None:
+    out = settings.output_dir
+    os.makedirs(out, exist_ok=True)
+    if restart:
+        return
+    existing = [p for p in (checkpoint_path(out), os.path.join(out, OUTPUT_FILES["log"])) if os.path.exists(p)]
+    if existing and not overwrite:
+        raise InputError(
+            f"{out} already holds a run ({os.path.basename(existing[0])}); continue it with --restart, "
+            "or pass --overwrite, or choose another --output-dir"
+        )
+
+
+def _restore(atoms, checkpoint: Checkpoint, calc, structure_sha: str) -> None:
+    """Put the checkpoint's dynamical state into ``atoms`` (read from the structure file) and ``calc``."""
+    if checkpoint.structure_sha256 != structure_sha or checkpoint.model_sha256 != getattr(calc, "model_checksum", None):
+        raise RestartError("the structure or model file differs from the one the checkpoint was made with")
+    if not np.array_equal(checkpoint.atoms.numbers, atoms.numbers):
+        raise RestartError("the checkpoint's atoms do not match the structure file")
+    # The file's Atoms keep masses, tags and info; the checkpoint supplies the dynamical state.
+    atoms.set_cell(checkpoint.atoms.cell)
+    atoms.set_positions(checkpoint.atoms.positions)
+    atoms.set_momenta(checkpoint.atoms.get_momenta())
+    neighbors = getattr(calc, "neighbors", None)  # ICTPCalculator's Verlet list: rebuild it where it was built
+    if checkpoint.neighbor_build_positions is not None and neighbors is not None:
+        neighbors.update(checkpoint.neighbor_build_positions, atoms.cell.array, atoms.pbc, atoms.numbers)
+
+
+def _manifest(settings: MDSettings, calc, restart: bool, structure_sha: str) -> Dict[str, Any]:
+    path = os.path.join(settings.output_dir, OUTPUT_FILES["manifest"])
+    if restart and os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    return {
+        "settings": settings.to_dict(),
+        "structure_sha256": structure_sha,
+        "model_path": getattr(calc, "model_path", None),
+        "model_sha256": getattr(calc, "model_checksum", None),
+        "calculator": type(calc).__name__,
+        "seed": settings.seed,
+        "segments": [],
+    }
+
+
+def run_md(
+    settings: MDSettings,
+    restart: bool = False,
+    overwrite: bool = False,
+    calculator=None,
+    command: Optional[str] = None,
+    progress: Optional[TextIO] = sys.stderr,
+    handle_sigint: bool = True,
+) -> MDResult:
+    """Run (or continue) the MD simulation described by ``settings``; see the package docstring for files.
+
+    Args:
+        settings: the run.
+        restart: continue from ``settings.output_dir``'s checkpoint up to ``settings.steps``.
+        overwrite: start afresh in a directory that already holds a run.
+        calculator: an ASE calculator to use instead of loading ``settings.model`` (tests, other
+            potentials); device, dtype and skin are then the caller's business.
+        command: the command line, recorded in the manifest.
+        progress: stream for the progress line (None: silent).
+        handle_sigint: turn Ctrl-C into a checkpoint and :class:`RunInterrupted`.
+
+    Raises:
+        InputError: structure, model or settings unusable (exit code 5); RestartError for a bad restart.
+        HealthStop: the health monitor stopped the run (exit code 3) after writing its files.
+        RunInterrupted: Ctrl-C, after writing a checkpoint (exit code 130).
+    """
+    s = settings
+    _prepare_dir(s, restart, overwrite)
+    checkpoint = load_checkpoint(s.output_dir) if restart else None
+    if checkpoint is not None:
+        s.check_restart(checkpoint.settings)
+    atoms = read_structure(s.structure)
+    structure_sha = file_checksum(s.structure)
+    calc = calculator or make_calculator(
+        s.model, device=s.device, dtype=s.dtype, skin=s.skin, min_distance=s.min_distance_A if s.health else 0.0
+    )
+    monitor = HealthMonitor(atoms, s.temperature_K, s.health, s.max_temperature_factor, s.bond_stretch_factor,
+                            s.timestep_fs, s.min_distance_A)
+    rng = np.random.default_rng(s.seed)
+    if checkpoint is not None:
+        if checkpoint.step > s.steps:
+            raise RestartError(f"the checkpoint is at step {checkpoint.step}, beyond the requested {s.steps} steps")
+        _restore(atoms, checkpoint, calc, structure_sha)
+        first = checkpoint.step
+    else:
+        initialize_velocities(atoms, s.temperature_K, rng)
+        first = 0
+    neighbors = getattr(calc, "neighbors", None)
+    attach_calculator(atoms, calc)
+    dyn = build_dynamics(atoms, s, rng)
+    if checkpoint is not None:
+        set_state(dyn, checkpoint.state)
+        truncate_outputs(s.output_dir, s.trajectory_format, first)
+    dyn.nsteps = first
+
+    paths = {"trajectory": trajectory_path(s.output_dir, s.trajectory_format),
+             "log": os.path.join(s.output_dir, OUTPUT_FILES["log"]),
+             "manifest": os.path.join(s.output_dir, OUTPUT_FILES["manifest"]),
+             "checkpoint": checkpoint_path(s.output_dir)}
+    manifest = _manifest(s, calc, restart, structure_sha)
+    segment = {"command": command or "ictp_calc.md.run_md (Python)", "started": now(), "versions": versions(),
+               "device": str(getattr(calc, "device", "n/a")), "dtype": str(getattr(calc, "dtype", "n/a")),
+               "first_step": first, "last_step": first, "status": "running"}
+    manifest["segments"].append(segment)
+    write_json(paths["manifest"], manifest)
+
+    columns = log_columns(s.has_conserved_energy, s.ensemble == "npt")
+    trajectory = TrajectoryWriter(paths["trajectory"], s.timestep_fs, append=restart)
+    log = LogWriter(paths["log"], columns, s.timestep_fs, append=restart)
+    saved_step = first if restart else -1
+
+    def checkpoint_now(step: int) -> None:
+        nonlocal saved_step
+        save_checkpoint(s.output_dir, atoms, step, get_state(dyn), s, structure_sha,
+                        getattr(calc, "model_checksum", None), getattr(neighbors, "build_positions", None))
+        saved_step = step
+
+    bar = Progress(first, s.steps, s.timestep_fs, stream=progress)
+    step = first
+    try:
+        if not restart:
+            trajectory.write(atoms, 0)
+            log.write(atoms, 0, conserved_energy(dyn))
+        monitor.remember(atoms, first)
+        with _SigintFlag(handle_sigint) as sigint:
+            for step in range(first + 1, s.steps + 1):
+                try:
+                    dyn.step()
+                except ValueError as err:  # the calculator's typed input errors
+                    stop = stop_from_calculator_error(err, step)
+                    if stop is None:
+                        raise
+                    raise stop from err
+                dyn.nsteps = step
+                monitor.check(atoms, step)
+                monitor.remember(atoms, step)
+                if step % s.interval == 0:
+                    trajectory.write(atoms, step)
+                    log.write(atoms, step, conserved_energy(dyn))
+                if step % s.checkpoint_interval == 0:
+                    checkpoint_now(step)
+                bar.update(step)
+                if sigint.raised:
+                    checkpoint_now(step)
+                    raise RunInterrupted(f"interrupted at step {step}; checkpoint written, continue with --restart")
+        if saved_step != step:
+            checkpoint_now(step)
+        segment["status"] = "completed"
+    except HealthStop as stop:
+        monitor.report(stop, atoms, s.output_dir)
+        segment["status"] = f"health_stop: {stop.reason}"
+        raise
+    except RunInterrupted:
+        segment["status"] = "interrupted"
+        raise
+    except BaseException as err:
+        segment["status"] = f"failed: {type(err).__name__}"
+        raise
+    finally:
+        if step > first:
+            bar.close(step)
+        trajectory.close()
+        log.close()
+        wall = time.perf_counter() - bar.start
+        rate = (step - first) / wall if wall > 0 else 0.0
+        segment.update(last_step=step, finished=now(), wall_s=wall, steps_per_s=rate,
+                       ns_per_day=ns_per_day(rate, s.timestep_fs), n_evaluations=getattr(calc, "n_evaluations", None))
+        write_json(paths["manifest"], manifest)
+
+    drift = energy_drift(read_log(paths["log"]), len(atoms)) if s.ensemble == "nve" else None
+    if drift is not None:
+        segment["nve_drift_meV_per_atom_ps"] = drift
+        write_json(paths["manifest"], manifest)
+    return MDResult(first, step, len(atoms), segment["wall_s"], segment["steps_per_s"], segment["ns_per_day"],
+                    drift, paths)
