@@ -68,10 +68,14 @@ class EdgeLayout:
         return out.index_copy(0, self.slot_of_edge, values)
 
 
-def edge_layout(edge_index: torch.Tensor, n_nodes: int, max_slots: int = 4096) -> EdgeLayout:
-    """Slot layout for edges ``i <- j`` in any order; chunks hold about ``max_slots`` slots.
+def edge_layout(
+    edge_index: torch.Tensor, n_nodes: int, max_slots: int = 4096, min_fill: float = 0.75
+) -> EdgeLayout:
+    """Slot layout for edges ``i <- j`` in any order.
 
-    Reads the in-degrees back to the host once, to fix the chunk shapes.
+    Receivers are sorted by in-degree; a chunk ends when it would exceed ``max_slots`` slots or
+    when the next receiver's degree falls below ``min_fill`` times the chunk's width (which bounds
+    the padding). Reads the in-degrees back to the host once, to fix the chunk shapes.
     """
     receiver, sender = edge_index[0], edge_index[1]
     n_edges, device = receiver.shape[0], receiver.device
@@ -81,8 +85,9 @@ def edge_layout(edge_index: torch.Tensor, n_nodes: int, max_slots: int = 4096) -
     chunks, node_base = [], torch.empty(n_nodes, dtype=torch.long)
     start, slot = 0, 0
     while start < n_nodes:
-        k = max(degree[start], 1)
-        stop = min(n_nodes, start + max(1, max_slots // k))
+        k, stop = max(degree[start], 1), start + 1
+        while stop < n_nodes and (stop - start + 1) * k <= max_slots and degree[stop] >= min_fill * k:
+            stop += 1
         nodes = node_order[start:stop]
         node_base[nodes] = slot + k * torch.arange(stop - start)
         chunks.append(Chunk(nodes.to(device), k, slot, slot + k * (stop - start)))
