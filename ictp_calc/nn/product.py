@@ -73,6 +73,13 @@ class ProductBasis(nn.Module):
                 self.weights.append(nn.Parameter(torch.empty(shape)))
 
     def forward(self, a: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        # Nodes are independent: chunks keep the intermediates cache-sized (cost linear in N).
+        chunk = max(64, (1 << 16) // self.n_channels)
+        if a.shape[0] > chunk:
+            return torch.cat([self._forward(*parts) for parts in zip(a.split(chunk), species.split(chunk))])
+        return self._forward(a, species)
+
+    def _forward(self, a: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         n_nodes, P = a.shape[0], self.n_channels
         a = a.transpose(1, 2)  # [N, P, D_e]
         a_flat = a.reshape(n_nodes * P, -1)

@@ -63,7 +63,13 @@ class RadialMLP(nn.Module):
         for layer in list(self.layers)[1:]:
             layer.scale *= NormalizedSiLU.gain
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, chunk: int = 1 << 14) -> torch.Tensor:
+        """``x [E, widths[0]] -> [E, widths[-1]]``, ``chunk`` rows at a time.
+
+        Chunks keep the hidden activations cache-sized, which keeps the cost linear in ``E``.
+        """
+        if x.shape[0] > chunk:
+            return torch.cat([self.forward(part, chunk) for part in x.split(chunk)])
         for i, layer in enumerate(self.layers):
             if i:
                 x = torch.nn.functional.silu(x)
