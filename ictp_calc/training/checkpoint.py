@@ -20,7 +20,14 @@ CHECKPOINT_VERSION = 1
 
 # Settings that may change between the chunks of one run without changing its result (device
 # and budget only affect where and how long), or that only extend it (more epochs).
-RESUMABLE_CHANGES = ("output_dir", "training.max_epoch", "training.device", "training.checkpoint_every")
+RESUMABLE_CHANGES = (
+    "output_dir",
+    "training.max_epoch",
+    "training.device",
+    "training.checkpoint_every",
+    "training.scheduler_factor",
+    "training.scheduler_patience",
+)
 
 
 class CheckpointError(ValueError):

@@ -28,6 +28,7 @@ class TrainState:
     """
 
     def __init__(self, model: torch.nn.Module, config: TrainingConfig):
+        self.config = config
         self.model = model
         self.optimizer = make_optimizer(model, config)
         self.scheduler = make_scheduler(self.optimizer, config)
@@ -92,6 +93,10 @@ class TrainState:
             self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        # The plateau settings may change between chunks of a run (e.g. to anneal towards the end):
+        # the current configuration wins over the checkpoint's.
+        self.scheduler.factor = self.config.scheduler_factor
+        self.scheduler.patience = self.config.scheduler_patience
         self.generator.set_state(state["generator"])
         self.epoch, self.elapsed = int(state["epoch"]), float(state["elapsed"])
         best = state["best"]

@@ -114,6 +114,16 @@ def test_resume_refuses_a_different_configuration(reference, tmp_path):
         train(run)
 
 
+def test_plateau_settings_may_change_on_resume(tmp_path):
+    train(tiny_run(tmp_path, max_epoch=1, scheduler_patience=50))
+    checkpoint = tmp_path / "run" / OUTPUT_FILES["checkpoint"]
+    saved = torch.load(checkpoint, weights_only=True)["scheduler"]
+    assert saved["patience"] == 50
+    train(tiny_run(tmp_path, max_epoch=2, scheduler_patience=3, scheduler_factor=0.5), resume=True)
+    resumed = torch.load(checkpoint, weights_only=True)["scheduler"]
+    assert (resumed["patience"], resumed["factor"]) == (3, 0.5)
+
+
 def test_artifacts_and_model_metadata(reference):
     output, run, result = reference
     for name in OUTPUT_FILES.values():
