@@ -64,14 +64,16 @@ class RadialMLP(nn.Module):
             layer.scale *= NormalizedSiLU.gain
 
     def forward(self, x: torch.Tensor, chunk: int = 1 << 14) -> torch.Tensor:
-        """``x [E, widths[0]] -> [E, widths[-1]]``, ``chunk`` rows at a time.
+        """``x [E, widths[0]] -> [E, widths[-1]]``.
 
-        Chunks keep the hidden activations cache-sized, which keeps the cost linear in ``E``.
+        The hidden layers run ``chunk`` rows at a time, which keeps their activations cache-sized
+        and the cost linear in ``E``; the (wide) output layer then runs once on all rows.
         """
-        if x.shape[0] > chunk:
-            return torch.cat([self.forward(part, chunk) for part in x.split(chunk)])
-        for i, layer in enumerate(self.layers):
-            if i:
-                x = torch.nn.functional.silu(x)
-            x = layer(x)
-        return x
+        *hidden, last = self.layers
+        parts = []
+        for part in x.split(chunk) if x.shape[0] > chunk else [x]:
+            for i, layer in enumerate(hidden):
+                part = layer(torch.nn.functional.silu(part) if i else part)
+            parts.append(part)
+        x = torch.cat(parts) if len(parts) > 1 else parts[0]
+        return last(torch.nn.functional.silu(x) if hidden else x)
