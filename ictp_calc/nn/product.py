@@ -91,7 +91,8 @@ class ProductBasis(nn.Module):
                 if l1 not in parts:
                     continue
                 t = (a_flat @ getattr(self, f"table_{i}_{l1}")).view(n_nodes, P, 2 * l1 + 1, -1)  # [N, P, d1, C]
-                q = torch.matmul(parts[l1], t)  # [N, P, s, C]
+                # [N, P, s, C]; for l1 = 0 the product is an outer one, cheaper broadcast than batched.
+                q = parts[l1] * t if l1 == 0 else torch.matmul(parts[l1], t)
                 for l3, first, last in blocks:
                     new.setdefault(l3, []).append(q[..., first:last])
             parts = {l: torch.cat(v, dim=2) for l, v in new.items()}
