@@ -27,6 +27,7 @@ RESUMABLE_CHANGES = (
     "training.checkpoint_every",
     "training.scheduler_factor",
     "training.scheduler_patience",
+    "training.lr",
 )
 
 

@@ -97,6 +97,13 @@ class TrainState:
         # the current configuration wins over the checkpoint's.
         self.scheduler.factor = self.config.scheduler_factor
         self.scheduler.patience = self.config.scheduler_patience
+        # A changed ``lr`` sets the current learning rate once (to anneal a run by hand); an
+        # unchanged one keeps whatever the scheduler has made of it.
+        saved_lr = state.get("run_config", {}).get("training", {}).get("lr", self.config.lr)
+        if saved_lr != self.config.lr:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.config.lr
+            self.scheduler._last_lr = [self.config.lr] * len(self.optimizer.param_groups)
         self.generator.set_state(state["generator"])
         self.epoch, self.elapsed = int(state["epoch"]), float(state["elapsed"])
         best = state["best"]

@@ -108,8 +108,8 @@ def test_more_epochs_on_resume_continue_exactly(reference, tmp_path):
 def test_resume_refuses_a_different_configuration(reference, tmp_path):
     run = tiny_run(tmp_path, max_epoch=1)
     train(run)
-    with pytest.raises(TrainingError, match="training.lr"):
-        train(tiny_run(tmp_path, max_epoch=1, lr=0.5), resume=True)
+    with pytest.raises(TrainingError, match="training.batch_size"):
+        train(tiny_run(tmp_path, max_epoch=1, batch_size=3), resume=True)
     with pytest.raises(TrainingError, match="--resume"):
         train(run)
 
@@ -122,6 +122,13 @@ def test_plateau_settings_may_change_on_resume(tmp_path):
     train(tiny_run(tmp_path, max_epoch=2, scheduler_patience=3, scheduler_factor=0.5), resume=True)
     resumed = torch.load(checkpoint, weights_only=True)["scheduler"]
     assert (resumed["patience"], resumed["factor"]) == (3, 0.5)
+
+
+def test_a_changed_learning_rate_on_resume_sets_the_current_one(tmp_path):
+    train(tiny_run(tmp_path, max_epoch=1, scheduler_patience=50))
+    train(tiny_run(tmp_path, max_epoch=2, scheduler_patience=50, lr=0.004), resume=True)
+    optimizer = torch.load(tmp_path / "run" / OUTPUT_FILES["checkpoint"], weights_only=True)["optimizer"]
+    assert {group["lr"] for group in optimizer["param_groups"]} == {0.004}
 
 
 def test_artifacts_and_model_metadata(reference):
