@@ -1,0 +1,63 @@
+"""Seconds per training step (5 3BPA structures, forces in the loss, AMSGrad) for one model size.
+
+    python benchmarks/bench_train_step.py --channels 32 --l-edge 2 --l-hidden 1 --dtype float32
+
+Reads the first 5 structures of ``../shared/data/3bpa/train_300K.xyz``. A step is
+``compute_properties(training=True)`` + a force/energy loss + backward + an optimizer step; the
+median of ``--steps`` steps after two warm-up steps is printed, last line JSON.
+"""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import click  # noqa: E402
+import torch  # noqa: E402
+from ase.io import read  # noqa: E402
+
+from ictp_calc.data import atoms_to_graph, batch_graphs  # noqa: E402
+from ictp_calc.model import ModelConfig, build_model, compute_properties  # noqa: E402
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "3bpa", "train_300K.xyz")
+
+
+@click.command()
+@click.option("--channels", default=32, show_default=True)
+@click.option("--l-edge", default=2, show_default=True)
+@click.option("--l-hidden", default=1, show_default=True)
+@click.option("--correlation", default=3, show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--steps", default=8, show_default=True)
+def main(channels, l_edge, l_hidden, correlation, dtype, steps):
+    frames = read(DATA, ":5")
+    config = ModelConfig(
+        atomic_numbers=(1, 6, 7, 8), n_hidden_feats=channels, n_product_feats=channels,
+        l_max_edge_attrs=l_edge, l_max_hidden_feats=l_hidden, correlation=correlation, dtype=dtype,
+        avg_n_neighbors=17.0,
+    )
+    model = build_model(config)
+    graph = batch_graphs([atoms_to_graph(a, config.atomic_numbers, config.cutoff, model.dtype) for a in frames])
+    forces = torch.tensor([f for a in frames for f in a.get_forces()], dtype=model.dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+    times = []
+    for _ in range(steps + 2):
+        start = time.perf_counter()
+        out = compute_properties(model, graph, training=True)
+        loss = ((out["forces"] - forces) ** 2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    result = {
+        "channels": channels, "l_edge": l_edge, "l_hidden": l_hidden, "dtype": dtype,
+        "n_parameters": sum(p.numel() for p in model.parameters()), "step_s": statistics.median(times[2:]),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
