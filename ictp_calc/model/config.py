@@ -8,13 +8,15 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 
+from ..config_base import FrozenConfig
+
 __all__ = ["ModelConfig", "DTYPES"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(FrozenConfig):
     """Architecture of an ICTP model. Names follow the spec's config keys where they are clear.
 
     Attributes:
@@ -89,9 +91,7 @@ class ModelConfig:
                 "atomic_energies needs one value per element of atomic_numbers",
             ),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"invalid ModelConfig: {message}")
+        self._require(checks)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -105,17 +105,3 @@ class ModelConfig:
         """Primitive-typed dictionary (lists, not tuples), safe for ``torch.load(weights_only=True)``."""
         out = dataclasses.asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
-
-    @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "ModelConfig":
-        """Inverse of :meth:`to_dict`; unknown keys are an error, not silently dropped."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig keys: {unknown}")
-        return cls(**data)
-
-    def replace(self, **changes) -> "ModelConfig":
-        return dataclasses.replace(self, **changes)
-
-

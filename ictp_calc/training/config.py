@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict
+
+
+from ..config_base import FrozenConfig
 
 __all__ = ["TrainingConfig"]
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(FrozenConfig):
     """Optimization settings; defaults follow the authors' 3BPA protocol (spec §2.10, §3).
 
     The split sizes and the split seed belong to the data (:class:`~ictp_calc.training.DataConfig`).
@@ -63,20 +64,4 @@ class TrainingConfig:
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
             (self.device == "cpu" or self.device.startswith("cuda"), "device must be cpu, cuda or cuda:N"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"invalid TrainingConfig: {message}")
-
-    def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "TrainingConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainingConfig keys: {unknown}")
-        return cls(**data)
-
-    def replace(self, **changes) -> "TrainingConfig":
-        return dataclasses.replace(self, **changes)
+        self._require(checks)
