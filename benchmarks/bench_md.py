@@ -30,7 +30,6 @@ import time  # noqa: E402
 
 import click  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from ase import units  # noqa: E402
 from ase.md.langevin import Langevin  # noqa: E402
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution  # noqa: E402

@@ -24,6 +24,7 @@ import torch
 
 from .. import __version__
 from ..model import ICTPModel, ModelConfig
+from .files import load_weights_only, save_atomic
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "save_model", "load_model", "read_model_file", "file_checksum"]
 
@@ -64,20 +65,12 @@ def save_model(model: ICTPModel, path: PathLike, metadata: Optional[Dict[str, An
         "metadata": _metadata(model, metadata),
         "state_dict": state,
     }
-    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_atomic(payload, path)
 
 
 def read_model_file(path: PathLike) -> Dict[str, Any]:
     """Load and validate the raw dictionary of a model file (no model is built)."""
-    if not os.path.isfile(path):
-        raise ModelFileError(f"model file {os.fspath(path)!r} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch.load raises many types (IndexError, EOFError, ...) on junk
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ModelFileError(f"{os.fspath(path)!r} is not a readable ictp_calc model file ({reason})") from err
+    payload = load_weights_only(path, ModelFileError, "ictp_calc model file")
     if not isinstance(payload, dict) or any(k not in payload for k in _REQUIRED):
         raise ModelFileError(
             f"{os.fspath(path)!r} is not an ictp_calc model file (expected the keys {list(_REQUIRED)})"

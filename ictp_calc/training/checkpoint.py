@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterable
 
-import torch
+from ..io.files import load_weights_only, save_atomic
 
 __all__ = ["CHECKPOINT_VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "config_differences"]
 
@@ -37,20 +37,12 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(path: str, state: Dict[str, Any]) -> None:
     """Write ``state`` atomically (temporary file, then rename): a crash never leaves half a file."""
-    payload = {"checkpoint_version": CHECKPOINT_VERSION, **state}
-    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_atomic({"checkpoint_version": CHECKPOINT_VERSION, **state}, path)
 
 
 def load_checkpoint(path: str) -> Dict[str, Any]:
     """Read a checkpoint onto the CPU; raises :class:`CheckpointError` with the reason."""
-    if not os.path.isfile(path):
-        raise CheckpointError(f"no checkpoint at {os.fspath(path)!r} to resume from")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch.load raises many types on junk
-        raise CheckpointError(f"{os.fspath(path)!r} is not a readable checkpoint ({err})") from err
+    payload = load_weights_only(path, CheckpointError, "checkpoint")
     version = payload.get("checkpoint_version") if isinstance(payload, dict) else None
     if version != CHECKPOINT_VERSION:
         raise CheckpointError(f"{os.fspath(path)!r} has checkpoint version {version!r}, expected {CHECKPOINT_VERSION}")

@@ -15,7 +15,6 @@ from stf_checks import (
     contract_power,
     dfact,
     inner,
-    outer_power,
     random_symmetric,
     unit_vectors,
 )
