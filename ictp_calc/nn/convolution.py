@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 
@@ -132,17 +132,20 @@ def _path_coupling(coupling: torch.Tensor, first: int, d1: int, d3: int, c: int,
     return t.reshape(c, k, d1, d3).permute(0, 3, 1, 2).reshape(c, d3, k * d1)
 
 
-def _chunk_inputs(layout: EdgeLayout, chunk: Chunk, h_ext, radial, edge_attrs):
+def _chunk_inputs(layout: EdgeLayout, chunk: Chunk, h_ext, radial, radial_weight, edge_attrs):
     hs = h_ext.index_select(0, layout.sender_of_slot[chunk.s0 : chunk.s1])  # [cK, D_in, F]
-    return hs, radial[chunk.s0 : chunk.s1], edge_attrs[chunk.s0 : chunk.s1]
+    r = radial[chunk.s0 : chunk.s1]
+    if radial_weight is not None:  # the radial MLP's output layer, applied chunk by chunk
+        r = (r @ radial_weight.T).view(r.shape[0], -1, h_ext.shape[-1])
+    return hs, r, edge_attrs[chunk.s0 : chunk.s1]
 
 
-def _forward(paths, stacked, offsets, layout: EdgeLayout, h, radial, edge_attrs):
+def _forward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_weight, edge_attrs):
     F, h_ext = h.shape[-1], _with_padding_row(h)
     out = []
     for chunk in layout.chunks:
         c, k = chunk.nodes.shape[0], chunk.max_neighbors
-        hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, edge_attrs)
+        hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, radial_weight, edge_attrs)
         coupling = y @ stacked  # [cK, sum_p d1 d3]
         blocks = []
         for p, (l1, _, l3) in enumerate(paths):
@@ -154,7 +157,7 @@ def _forward(paths, stacked, offsets, layout: EdgeLayout, h, radial, edge_attrs)
     return torch.cat(out, dim=0).index_select(0, layout.inverse_order)
 
 
-def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, edge_attrs, grad_out):
+def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out):
     F, h_ext = h.shape[-1], _with_padding_row(h)
     n_ranks_in = math.isqrt(h.shape[1])
     grad_out = grad_out.index_select(0, layout.node_order)
@@ -162,13 +165,14 @@ def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, edge_attrs
     # Written chunk by chunk (slice assignment stays differentiable): a list of chunk gradients
     # and its concatenation would hold two copies of the largest tensor at once.
     grad_radial, grad_attrs = torch.empty_like(radial), torch.empty_like(edge_attrs)
+    grad_weight = None if radial_weight is None else torch.zeros_like(radial_weight)
     out_offsets = [0]
     for _, _, l3 in paths:
         out_offsets.append(out_offsets[-1] + 2 * l3 + 1)
     row = 0
     for chunk in layout.chunks:
         c, k = chunk.nodes.shape[0], chunk.max_neighbors
-        hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, edge_attrs)
+        hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, radial_weight, edge_attrs)
         coupling = y @ stacked
         g_hs = [[] for _ in range(n_ranks_in)]
         g_r, g_coupling = [], []
@@ -185,23 +189,29 @@ def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, edge_attrs
         g_hs = torch.cat([sum(g) if g else hs.new_zeros(c * k, 2 * l + 1, F) for l, g in enumerate(g_hs)], dim=1)
         # In place: an out-of-place index_add would copy all of grad_h once per chunk (quadratic).
         grad_h.index_add_(0, layout.sender_of_slot[chunk.s0 : chunk.s1], g_hs)
-        grad_radial[chunk.s0 : chunk.s1] = torch.cat(g_r, dim=1)
+        g_r = torch.cat(g_r, dim=1)  # [cK, n_paths, F]
+        if radial_weight is None:
+            grad_radial[chunk.s0 : chunk.s1] = g_r
+        else:  # back through the output layer: only [cK, hidden] leaves the chunk
+            g_r = g_r.view(c * k, -1)
+            grad_radial[chunk.s0 : chunk.s1] = g_r @ radial_weight
+            grad_weight = grad_weight + g_r.T @ radial[chunk.s0 : chunk.s1]
         grad_attrs[chunk.s0 : chunk.s1] = torch.cat(g_coupling, dim=1) @ stacked.T
         row += c
-    return grad_h[:-1], grad_radial, grad_attrs
+    return grad_h[:-1], grad_radial, grad_weight, grad_attrs
 
 
 class _FusedConvolution(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, h, radial, edge_attrs, paths, stacked, offsets, layout):
-        ctx.save_for_backward(h, radial, edge_attrs, stacked)
+    def forward(ctx, h, radial, radial_weight, edge_attrs, paths, stacked, offsets, layout):
+        ctx.save_for_backward(h, radial, radial_weight, edge_attrs, stacked)
         ctx.paths, ctx.offsets, ctx.layout = paths, offsets, layout
-        return _forward(paths, stacked, offsets, layout, h, radial, edge_attrs)
+        return _forward(paths, stacked, offsets, layout, h, radial, radial_weight, edge_attrs)
 
     @staticmethod
     def backward(ctx, grad_out):
-        h, radial, edge_attrs, stacked = ctx.saved_tensors
-        grads = _backward(ctx.paths, stacked, ctx.offsets, ctx.layout, h, radial, edge_attrs, grad_out)
+        h, radial, radial_weight, edge_attrs, stacked = ctx.saved_tensors
+        grads = _backward(ctx.paths, stacked, ctx.offsets, ctx.layout, h, radial, radial_weight, edge_attrs, grad_out)
         return (*grads, None, None, None, None)
 
 
@@ -213,14 +223,18 @@ def fused_convolution(
     stacked: torch.Tensor,
     offsets: Sequence[int],
     layout: EdgeLayout,
+    radial_weight: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Sum over neighbors of every path's messages; ``[N, Q, F]`` (see the module docstring).
 
-    ``stacked, offsets`` come from :func:`stack_couplings` of the paths' coupling tables.
+    ``stacked, offsets`` come from :func:`stack_couplings` of the paths' coupling tables. With
+    ``radial_weight [n_paths F, H]``, ``radial [S, H]`` holds the radial MLP's last hidden features
+    and the weights are ``radial @ radial_weight.T``, formed chunk by chunk: neither the per-slot
+    weights ``[S, n_paths, F]`` nor their gradient is ever stored.
     """
     if not layout.n_edges:
         return h.new_zeros(layout.n_nodes, sum(2 * p[2] + 1 for p in paths), h.shape[-1])
-    return _FusedConvolution.apply(h, radial, edge_attrs, list(paths), stacked, list(offsets), layout)
+    return _FusedConvolution.apply(h, radial, radial_weight, edge_attrs, list(paths), stacked, list(offsets), layout)
 
 
 def reference_convolution(h, radial, edge_attrs, paths, tables, edge_index) -> torch.Tensor:

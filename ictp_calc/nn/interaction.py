@@ -57,8 +57,11 @@ class Interaction(nn.Module):
 
     def forward(self, h, edge_attrs, edge_feats, layout: EdgeLayout) -> torch.Tensor:
         h = self.linear_first(h)
-        radial = self.radial(edge_feats).view(edge_feats.shape[0], len(self.paths), self.n_channels)
-        summed = fused_convolution(h, radial, edge_attrs, self.paths, self.coupling, self.coupling_offsets, layout)  # [N, Q, F]
+        # The radial MLP's output layer is applied inside the convolution, chunk by chunk.
+        hidden, weight = self.radial.hidden(edge_feats), self.radial.output_weight()
+        summed = fused_convolution(
+            h, hidden, edge_attrs, self.paths, self.coupling, self.coupling_offsets, layout, radial_weight=weight
+        )  # [N, Q, F]
         return self._mix(summed / self.avg_n_neighbors)
 
     def _mix(self, summed: torch.Tensor) -> torch.Tensor:

@@ -63,17 +63,24 @@ class RadialMLP(nn.Module):
         for layer in list(self.layers)[1:]:
             layer.scale *= NormalizedSiLU.gain
 
-    def forward(self, x: torch.Tensor, chunk: int = 1 << 14) -> torch.Tensor:
-        """``x [E, widths[0]] -> [E, widths[-1]]``.
+    def hidden(self, x: torch.Tensor, chunk: int = 1 << 14) -> torch.Tensor:
+        """The input of the output layer (activated last hidden features), ``[E, widths[-2]]``.
 
-        The hidden layers run ``chunk`` rows at a time, which keeps their activations cache-sized
-        and the cost linear in ``E``; the (wide) output layer then runs once on all rows.
+        Runs ``chunk`` rows at a time, which keeps the activations cache-sized and the cost linear.
         """
-        *hidden, last = self.layers
+        *hidden, _ = self.layers
         parts = []
         for part in x.split(chunk) if x.shape[0] > chunk else [x]:
             for i, layer in enumerate(hidden):
                 part = layer(torch.nn.functional.silu(part) if i else part)
             parts.append(part)
         x = torch.cat(parts) if len(parts) > 1 else parts[0]
-        return last(torch.nn.functional.silu(x) if hidden else x)
+        return torch.nn.functional.silu(x) if hidden else x
+
+    def output_weight(self) -> torch.Tensor:
+        """The output layer as one matrix ``[widths[-1], widths[-2]]``, scale included."""
+        return self.layers[-1].weight * self.layers[-1].scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [E, widths[0]] -> [E, widths[-1]]``."""
+        return self.hidden(x) @ self.output_weight().T

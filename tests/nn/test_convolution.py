@@ -76,3 +76,28 @@ def test_no_edges_gives_zeros():
     out, _ = _fused(paths, tables, empty, h, radial[:0], attrs[:0], max_slots=64)
     assert out.shape == (h.shape[0], sum(2 * p[2] + 1 for p in paths), h.shape[-1])
     assert (out == 0).all()
+
+
+def test_fused_output_layer_equals_explicit_radial_weights(dtype, tol):
+    """``radial_weight``: the radial MLP's output layer applied inside, chunk by chunk."""
+    paths, tables, edge_index, (h, radial, attrs) = _problem(dtype)
+    gen = torch.Generator().manual_seed(7)
+    hidden = torch.randn(radial.shape[0], 6, generator=gen, dtype=dtype, requires_grad=True)
+    weight = torch.randn(radial.shape[1] * radial.shape[2], 6, generator=gen, dtype=dtype, requires_grad=True)
+    layout = edge_layout(edge_index, h.shape[0], max_slots=12)
+    zero = torch.zeros((), dtype=dtype)
+    stacked, offsets = stack_couplings(paths, tables, 3)
+    fused = fused_convolution(
+        h, layout.to_slots(hidden, zero), layout.to_slots(attrs, zero), paths, stacked, offsets, layout, weight
+    )
+    explicit = (hidden @ weight.T).view(radial.shape)
+    direct = reference_convolution(h, explicit, attrs, paths, tables, edge_index)
+    torch.testing.assert_close(fused, direct, **tol)
+    inputs = (h, hidden, weight, attrs)
+    probe = torch.randn_like(direct)
+    first = [torch.autograd.grad((out * probe).sum(), inputs, create_graph=True) for out in (fused, direct)]
+    for a, b in zip(*first):
+        torch.testing.assert_close(a, b, **tol)
+    second = [torch.autograd.grad(sum((g**2).sum() for g in grads), inputs) for grads in first]
+    for a, b in zip(*second):
+        torch.testing.assert_close(a, b, rtol=tol["rtol"] * 10, atol=tol["atol"] * 100)
