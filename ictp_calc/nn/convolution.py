@@ -157,7 +157,7 @@ def _forward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_weig
     return torch.cat(out, dim=0).index_select(0, layout.inverse_order)
 
 
-def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out):
+def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out, need_weight):
     F, h_ext = h.shape[-1], _with_padding_row(h)
     n_ranks_in = math.isqrt(h.shape[1])
     grad_out = grad_out.index_select(0, layout.node_order)
@@ -165,7 +165,7 @@ def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_wei
     # Written chunk by chunk (slice assignment stays differentiable): a list of chunk gradients
     # and its concatenation would hold two copies of the largest tensor at once.
     grad_radial, grad_attrs = torch.empty_like(radial), torch.empty_like(edge_attrs)
-    grad_weight = None if radial_weight is None else torch.zeros_like(radial_weight)
+    grad_weight = torch.zeros_like(radial_weight) if need_weight else None
     out_offsets = [0]
     for _, _, l3 in paths:
         out_offsets.append(out_offsets[-1] + 2 * l3 + 1)
@@ -195,7 +195,8 @@ def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_wei
         else:  # back through the output layer: only [cK, hidden] leaves the chunk
             g_r = g_r.view(c * k, -1)
             grad_radial[chunk.s0 : chunk.s1] = g_r @ radial_weight
-            grad_weight = grad_weight + g_r.T @ radial[chunk.s0 : chunk.s1]
+            if need_weight:  # training; frozen inference weights skip this product
+                grad_weight = grad_weight + g_r.T @ radial[chunk.s0 : chunk.s1]
         grad_attrs[chunk.s0 : chunk.s1] = torch.cat(g_coupling, dim=1) @ stacked.T
         row += c
     return grad_h[:-1], grad_radial, grad_weight, grad_attrs
@@ -211,7 +212,10 @@ class _FusedConvolution(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         h, radial, radial_weight, edge_attrs, stacked = ctx.saved_tensors
-        grads = _backward(ctx.paths, stacked, ctx.offsets, ctx.layout, h, radial, radial_weight, edge_attrs, grad_out)
+        need_weight = radial_weight is not None and ctx.needs_input_grad[2]
+        grads = _backward(
+            ctx.paths, stacked, ctx.offsets, ctx.layout, h, radial, radial_weight, edge_attrs, grad_out, need_weight
+        )
         return (*grads, None, None, None, None)
 
 
