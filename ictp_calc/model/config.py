@@ -38,9 +38,10 @@ class ModelConfig(FrozenConfig):
         atomic_energies: isolated-atom energies E0 (eV) per element, or None for zeros.
         compute_regression_shift: add the per-atom mean and a ridge-regression shift to E0.
         isolated_atom_reference: subtract the network's own output for an atom without neighbors,
-            so that such an atom has exactly the energy shift (E0 without regression). With False
-            the energy is that of the reference implementation (spec §2.7), where the layer-1
-            skip connection gives isolated atoms an extra per-element constant.
+            so that such an atom has exactly the energy shift. Off by default: the energy is then
+            the spec's (§2.7), and an isolated atom of element z has
+            ``shift[z] + scale * ICTPModel.isolated_atom_output()[z]``, the readouts of its
+            embedding carried through the skip connections.
         dtype: "float32" or "float64"; the model's parameters and arithmetic use it.
     """
 
@@ -61,7 +62,7 @@ class ModelConfig(FrozenConfig):
     avg_n_neighbors: float = 1.0
     atomic_energies: Optional[Tuple[float, ...]] = None
     compute_regression_shift: bool = True
-    isolated_atom_reference: bool = True
+    isolated_atom_reference: bool = False
     dtype: str = "float64"
 
     def __post_init__(self):

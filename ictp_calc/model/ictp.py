@@ -46,7 +46,8 @@ class Layer(nn.Module):
 class ICTPModel(nn.Module):
     """ICTP energy model. Parameters and arithmetic use ``config.dtype``; nothing global changes.
 
-    Forward takes a graph dict (see :mod:`ictp_calc.keys`) and returns ``{energies [N], energy [G]}``.
+    Forward takes a graph dict (see :mod:`ictp_calc.keys`) and returns ``{energies [N], energy [G]}``,
+    both float64 whatever the model's dtype (forces follow the dtype of the positions).
     Build one with :func:`ictp_calc.model.build_model`, which also sets the energy shift and scale.
     """
 
@@ -71,6 +72,13 @@ class ICTPModel(nn.Module):
         self.register_buffer("energy_shift", torch.zeros(S, dtype=torch.float64))
         self.to(config.torch_dtype)
 
+    def _apply(self, fn, recurse=True):
+        # ``.to(dtype)``, ``.float()`` etc. cast parameters; the energy reference stays float64.
+        super()._apply(fn, recurse)
+        for name in ("energy_scale", "energy_shift"):
+            self._buffers[name] = self._buffers[name].to(torch.float64)
+        return self
+
     @property
     def dtype(self) -> torch.dtype:
         return self.embedding_weight.dtype
@@ -80,12 +88,23 @@ class ICTPModel(nn.Module):
 
         Values are drawn in float64 on the CPU, so a seed gives the same model in any dtype or device.
         """
+        scales = self.initial_scales()
         with torch.no_grad():
-            for module in self.modules():
-                scales = getattr(module, "init_scales", {})
-                for name, param in module.named_parameters(recurse=False):
-                    values = torch.randn(param.shape, generator=generator, dtype=torch.float64)
-                    param.copy_(values * scales.get(name, 1.0))
+            for name, param in self.named_parameters():
+                values = torch.randn(param.shape, generator=generator, dtype=torch.float64)
+                param.copy_(values * scales.get(name, 1.0))
+
+    def initial_scales(self) -> Dict[str, float]:
+        """Initial std of every parameter that is not N(0, 1), by full parameter name.
+
+        Modules declare ``init_scales`` relative to themselves (names as in their own
+        ``named_parameters()``, children included).
+        """
+        out: Dict[str, float] = {}
+        for prefix, module in self.named_modules():
+            for name, scale in getattr(module, "init_scales", {}).items():
+                out[f"{prefix}.{name}" if prefix else name] = scale
+        return out
 
     def embed(self, species: torch.Tensor) -> torch.Tensor:
         """Initial scalar features ``W_emb onehot(z) / sqrt(S)``; ``[N] -> [N, 1, F]``."""
@@ -138,8 +157,10 @@ class ICTPModel(nn.Module):
             node_energy = node_energy + readout(h[:, 0])
         if c.isolated_atom_reference:
             node_energy = node_energy - self.isolated_atom_output().index_select(0, species)
-        node_energy = self.energy_scale * node_energy + self.energy_shift.index_select(0, species)
+        # Scale, shift (about -1000 eV per heavy atom) and the sum over atoms are float64 in any
+        # model dtype: in float32 they would round the total energy by meV.
+        node_energy = self.energy_scale * node_energy.to(torch.float64) + self.energy_shift.index_select(0, species)
         n_graphs = graph[keys.CELL].shape[0]
-        energy = torch.zeros(n_graphs, dtype=self.dtype, device=species.device)
+        energy = torch.zeros(n_graphs, dtype=torch.float64, device=species.device)
         energy = energy.index_add(0, graph[keys.BATCH], node_energy)
         return {keys.NODE_ENERGY: node_energy, keys.ENERGY: energy}

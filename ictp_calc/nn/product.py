@@ -65,11 +65,14 @@ class ProductBasis(nn.Module):
                 groups.append((l1, blocks))
             self.groups.append(groups)
         self.weights = nn.ParameterList()
+        # Initial std of each weight (spec §2.5, §2.9), keyed by parameter name relative to this
+        # module: N(0, 1) / mult_k(l), and / (mult_k(l) sqrt(P)) for channel-coupled weights.
         self.init_scales: Dict[str, float] = {}
         for k, m in enumerate(mult):
             for l in range(l_out + 1):
                 shape = (n_species, n_channels * m[l], n_channels) if coupled else (n_species, n_channels, m[l])
-                self.init_scales[str(len(self.weights))] = 1.0 / (m[l] * (n_channels**0.5 if coupled else 1.0))
+                scale = 1.0 / (max(m[l], 1) * (n_channels**0.5 if coupled else 1.0))
+                self.init_scales[f"weights.{len(self.weights)}"] = scale
                 self.weights.append(nn.Parameter(torch.empty(shape)))
 
     def forward(self, a: torch.Tensor, species: torch.Tensor) -> torch.Tensor:

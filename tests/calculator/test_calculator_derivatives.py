@@ -88,12 +88,14 @@ def test_works_under_no_grad(model):
 
 @pytest.mark.parametrize("periodic", [False, True])
 def test_atoms_without_neighbors(model, periodic):
-    """No edges: each atom has exactly its energy shift, forces and stress are exactly zero."""
+    """No edges: each atom has its isolated-atom energy (shift + scale * embedding readouts, spec
+    §2.7), forces and stress are exactly zero."""
     atoms = Atoms("NH", positions=[[0.0, 0.0, 0.0], [4.5, 0.0, 0.0]], cell=9.5 * np.eye(3), pbc=periodic)
     atoms.calc = ICTPCalculator(model, device="cpu")
-    shift = model.energy_shift.numpy()
-    np.testing.assert_array_equal(atoms.get_potential_energies(), [shift[2], shift[0]])
-    assert atoms.get_potential_energy() == pytest.approx(shift[2] + shift[0], abs=1e-14)
+    with torch.no_grad():
+        isolated = (model.energy_shift + model.energy_scale * model.isolated_atom_output()).numpy()
+    np.testing.assert_allclose(atoms.get_potential_energies(), [isolated[2], isolated[0]], rtol=0, atol=1e-14)
+    assert atoms.get_potential_energy() == pytest.approx(isolated[2] + isolated[0], abs=1e-13)
     assert not atoms.get_forces().any()
     if periodic:
         assert not atoms.get_stress().any()

@@ -115,9 +115,10 @@ def _isolated_atoms():
 
 
 def test_isolated_atoms_give_their_e0():
-    """Atoms farther apart than the cutoff each have exactly E0 (no regression shift)."""
+    """With ``isolated_atom_reference``, atoms farther apart than the cutoff each have exactly E0
+    (no regression shift)."""
     e0 = (-13.6, -1029.5, -1485.0, -2042.0)
-    model = make_model(torch.float64, atomic_energies=e0, compute_regression_shift=False)
+    model = make_model(torch.float64, atomic_energies=e0, compute_regression_shift=False, isolated_atom_reference=True)
     with torch.no_grad():
         model.energy_shift.copy_(torch.tensor(e0, dtype=torch.float64))
     apart = _isolated_atoms()
@@ -130,7 +131,7 @@ def test_isolated_atoms_give_their_e0():
 
 def test_reference_energy_differs_by_a_per_element_constant():
     """With ``isolated_atom_reference=False`` (the spec's §2.7 energy) e_i gains s c_z, c_z per element."""
-    ours, spec = make_model(torch.float64), make_model(torch.float64, isolated_atom_reference=False)
+    ours, spec = make_model(torch.float64, isolated_atom_reference=True), make_model(torch.float64)
     structures = [molecule_atoms(), _isolated_atoms()]
     species = torch.tensor([ELEMENTS.index(z) for a in structures for z in a.numbers])
     difference = evaluate(spec, structures)["energies"] - evaluate(ours, structures)["energies"]
