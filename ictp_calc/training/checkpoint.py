@@ -28,6 +28,16 @@ RESUMABLE_CHANGES = (
     "training.scheduler_factor",
     "training.scheduler_patience",
     "training.lr",
+    # The schedule and the second stage may be decided (or changed) while a run is under way.
+    "training.schedule",
+    "training.warmup_epochs",
+    "training.lr_min",
+    "training.decay_epochs",
+    "training.stage_two_start",
+    "training.stage_two_lr",
+    "training.stage_two_energy_weight",
+    "training.stage_two_forces_weight",
+    "training.stage_two_average",
 )
 
 

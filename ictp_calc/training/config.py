@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from ..config_base import FrozenConfig
 
-__all__ = ["TrainingConfig"]
+__all__ = ["SCHEDULES", "TrainingConfig"]
+
+SCHEDULES = ("plateau", "cosine", "wsd")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,20 @@ class TrainingConfig(FrozenConfig):
         energy_weight / forces_weight / stress_weight: summed-loss weights
             (energy per sqrt(atoms), forces, stress).
         max_grad_norm: gradient clipping, 0 for none.
+        schedule: learning-rate schedule of stage one: "plateau" (ReduceLROnPlateau on the
+            validation loss, the authors'), "cosine" (from ``lr`` to ``lr_min`` over the stage) or
+            "wsd" (warmup-stable-decay: ``lr`` until the last ``decay_epochs`` of the stage, then a
+            linear decay to ``lr_min``). Cosine and WSD are functions of the epoch alone, so a
+            run's length (``max_epoch``) fixes its budget; WSD's stable phase can be extended on
+            resume and decayed later. See :mod:`ictp_calc.training.schedule`.
+        warmup_epochs: linear warm-up from ``lr / warmup_epochs`` (cosine and WSD).
+        lr_min: final learning rate of cosine and WSD.
+        decay_epochs: length of WSD's decay.
+        stage_two_start: first epoch of the second stage (0: none). From it on the loss weights
+            are ``stage_two_energy_weight`` / ``stage_two_forces_weight``, the learning rate is
+            ``stage_two_lr``, the best model is selected anew on the stage's own loss and, with
+            ``stage_two_average = "swa"``, evaluated with the uniform average of the weights at
+            the end of each stage-two epoch (stochastic weight averaging); with "ema" the EMA.
         seed: initialization and shuffling seed.
         checkpoint_every: write the resumable checkpoint every this many epochs (and at the end).
         device: "cpu", "cuda" or "cuda:N".
@@ -45,6 +61,15 @@ class TrainingConfig(FrozenConfig):
     forces_weight: float = 10.0
     stress_weight: float = 0.0
     max_grad_norm: float = 0.0
+    schedule: str = "plateau"
+    warmup_epochs: int = 0
+    lr_min: float = 1e-4
+    decay_epochs: int = 0
+    stage_two_start: int = 0
+    stage_two_lr: float = 1e-3
+    stage_two_energy_weight: float = 1000.0
+    stage_two_forces_weight: float = 100.0
+    stage_two_average: str = "swa"
     seed: int = 0
     checkpoint_every: int = 100
     device: str = "cpu"
@@ -62,6 +87,17 @@ class TrainingConfig(FrozenConfig):
             (self.energy_weight + self.forces_weight + self.stress_weight > 0, "some loss weight must be > 0"),
             (self.max_grad_norm >= 0, "max_grad_norm must be >= 0 (0 disables clipping)"),
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.warmup_epochs >= 0 and self.decay_epochs >= 0, "warmup_epochs and decay_epochs must be >= 0"),
+            (0 <= self.lr_min <= self.lr, "lr_min must lie in [0, lr]"),
+            (self.stage_two_start >= 0, "stage_two_start must be >= 0 (0: no second stage)"),
+            (self.stage_two_lr > 0, "stage_two_lr must be positive"),
+            (
+                min(self.stage_two_energy_weight, self.stage_two_forces_weight) >= 0
+                and self.stage_two_energy_weight + self.stage_two_forces_weight > 0,
+                "stage-two loss weights must be >= 0 and not both 0",
+            ),
+            (self.stage_two_average in ("swa", "ema"), "stage_two_average must be swa or ema"),
             (self.device == "cpu" or self.device.startswith("cuda"), "device must be cpu, cuda or cuda:N"),
         ]
         self._require(checks)

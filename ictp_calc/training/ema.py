@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator, List
 
 import torch
 
-__all__ = ["ExponentialMovingAverage"]
+__all__ = ["ExponentialMovingAverage", "UniformAverage"]
 
 
 class ExponentialMovingAverage:
@@ -87,3 +87,18 @@ class ExponentialMovingAverage:
         self.num_updates = int(state["num_updates"])
         for shadow, saved in zip(self.shadow, state["shadow"]):
             shadow.copy_(saved)
+
+
+class UniformAverage(ExponentialMovingAverage):
+    """Equal-weight running mean of a module's parameters (stochastic weight averaging).
+
+    After ``n`` updates the shadow is the mean of the ``n`` parameter snapshots taken at the
+    updates; the initial copy does not count (the first update replaces it).
+    """
+
+    def __init__(self, module: torch.nn.Module):
+        super().__init__(module, decay=0.0, warmup=False)
+
+    def current_decay(self) -> float:
+        # update() increments num_updates first: weight 1/n for the n-th snapshot.
+        return 1.0 - 1.0 / max(self.num_updates, 1)

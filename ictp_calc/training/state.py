@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .config import TrainingConfig
-from .ema import ExponentialMovingAverage
+from .ema import ExponentialMovingAverage, UniformAverage
 from .optim import make_optimizer, make_scheduler
 
 __all__ = ["TrainState", "shuffle_seed"]
@@ -37,6 +37,9 @@ class TrainState:
         )
         # Shuffling draws from its own CPU generator: no global RNG is read or changed.
         self.generator = torch.Generator().manual_seed(shuffle_seed(config.seed))
+        # Stage two (see schedule.py): its stochastic weight average, when that is evaluated.
+        self.stage = 1
+        self.swa: Optional[UniformAverage] = None
         self.epoch = 0
         self.elapsed = 0.0  # seconds of training (all chunks), setup excluded
         self.best_loss = math.inf
@@ -49,13 +52,27 @@ class TrainState:
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
+    def set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def enter_stage_two(self) -> None:
+        """Start stage two: the best model is selected anew (the loss has changed), and with
+        ``stage_two_average = "swa"`` an equal-weight average of the weights starts."""
+        self.stage = 2
+        self.best_loss, self.best_epoch, self.best_metrics = math.inf, 0, {}
+        if self.config.stage_two_average == "swa":
+            self.swa = UniformAverage(self.model)
+
     @contextlib.contextmanager
     def evaluation_weights(self) -> Iterator[torch.nn.Module]:
-        """The model with the weights that are evaluated and selected (EMA when enabled)."""
-        if self.ema is None:
+        """The model with the weights that are evaluated and selected: the stage-two weight
+        average when there is one, else the EMA when enabled, else the live weights."""
+        average = self.swa if self.swa is not None else self.ema
+        if average is None:
             yield self.model
         else:
-            with self.ema.applied() as model:
+            with average.applied() as model:
                 yield model
 
     def update_best(self, epoch: int, loss: float, metrics: Dict[str, float]) -> bool:
@@ -76,6 +93,8 @@ class TrainState:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(),
+            "stage": self.stage,
+            "swa": None if self.swa is None else self.swa.state_dict(),
             "best": {
                 "loss": self.best_loss,
                 "epoch": self.best_epoch,
@@ -105,6 +124,10 @@ class TrainState:
                 group["lr"] = self.config.lr
             self.scheduler._last_lr = [self.config.lr] * len(self.optimizer.param_groups)
         self.generator.set_state(state["generator"])
+        self.stage = int(state.get("stage", 1))  # checkpoints before stage two had no such entry
+        if state.get("swa") is not None:
+            self.swa = UniformAverage(self.model)
+            self.swa.load_state_dict(state["swa"])
         self.epoch, self.elapsed = int(state["epoch"]), float(state["elapsed"])
         best = state["best"]
         self.best_loss, self.best_epoch = float(best["loss"]), int(best["epoch"])

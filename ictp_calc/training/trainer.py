@@ -30,6 +30,7 @@ from .loop import evaluate, train_epoch
 from .loss import WeightedLoss
 from .progress import Reporter, format_duration, format_epoch
 from .run_config import RunConfig
+from .schedule import loss_weights, scheduled_lr, stage_of
 from .state import TrainState
 
 __all__ = ["OUTPUT_FILES", "TrainingError", "TrainResult", "train"]
@@ -148,7 +149,6 @@ def train(
     valid_set = GraphDataset(data.valid, model_config.atomic_numbers, model_config.cutoff, model.dtype)
     if len(train_set) < cfg.batch_size:
         raise TrainingError(f"{len(train_set)} training structures are fewer than one batch ({cfg.batch_size})")
-    loss_fn = WeightedLoss(cfg.energy_weight, cfg.forces_weight, cfg.stress_weight)
     state = TrainState(model, cfg)
 
     os.makedirs(run.output_dir, exist_ok=True)
@@ -175,22 +175,34 @@ def train(
     stopped = False
     for epoch in range(state.epoch + 1, cfg.max_epoch + 1):
         t0 = time.monotonic()
+        stage = stage_of(cfg, epoch)
+        if stage == 2 and state.stage == 1:
+            state.enter_stage_two()
+            reporter.line(f"stage two from epoch {epoch}: loss weights {loss_weights(cfg, epoch)[:2]}, "
+                          f"lr {cfg.stage_two_lr:g}, evaluated with {cfg.stage_two_average}")
+        scheduled = scheduled_lr(cfg, epoch)
+        if scheduled is not None:
+            state.set_lr(scheduled)
         lr = state.lr
+        loss_fn = WeightedLoss(*loss_weights(cfg, epoch))
         train_loss, train_metrics = train_epoch(
             model, train_set, loss_fn, state.optimizer, cfg, state.generator, device, state.ema, reporter,
             label=f"epoch {epoch}",
         )
+        if state.swa is not None:
+            state.swa.update()
         with state.evaluation_weights():
             valid_loss, accumulator = evaluate(model, valid_set, cfg.eval_batch_size, device, loss_fn)
             valid_metrics = accumulator.result()
             improved = state.update_best(epoch, valid_loss, valid_metrics)
             if improved:  # written now, so that a crash later still leaves the best model
                 save_model(model, paths["model"], _metadata(run, data, state, statistics))
-        state.scheduler.step(valid_loss)
+        if cfg.schedule == "plateau" and stage == 1:
+            state.scheduler.step(valid_loss)
         state.epoch = epoch
         epoch_time = time.monotonic() - t0
         state.elapsed += epoch_time
-        record = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "valid_loss": valid_loss}
+        record = {"epoch": epoch, "stage": stage, "lr": lr, "train_loss": train_loss, "valid_loss": valid_loss}
         record.update({f"train_{k}": v for k, v in train_metrics.items()})
         record.update({f"valid_{k}": v for k, v in valid_metrics.items()})
         record.update(epoch_time=epoch_time, elapsed=state.elapsed, best=improved)
