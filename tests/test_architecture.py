@@ -14,7 +14,8 @@ FORBIDDEN = {
     "model": {"io", "calculator", "training", "cli", "md"},
     "data": {"model", "nn", "io", "calculator", "training", "cli", "md"},
     "io": {"calculator", "training", "cli", "md"},
-    "md": {"training", "cli"},
+    "md": {"training", "cli", "ipi"},
+    "ipi": {"training", "cli"},
 }
 
 

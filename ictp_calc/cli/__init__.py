@@ -11,6 +11,7 @@ from .info import info_command
 from .optimize import optimize_command
 from .plot import plot_command
 from .run import run_command
+from .serve import serve_command
 from .train import train_command
 
 __all__ = ["main"]
@@ -28,3 +29,4 @@ main.add_command(run_command)
 main.add_command(optimize_command)
 main.add_command(info_command)
 main.add_command(plot_command)
+main.add_command(serve_command)

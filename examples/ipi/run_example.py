@@ -1,0 +1,156 @@
+"""Run an i-PI example of 3BPA with ``ictp-md serve`` clients, wait for it, and report.
+
+    python examples/ipi/run_example.py nvt     # NVT, 300 K, 10 ps, one client
+    python examples/ipi/run_example.py remd    # replica exchange 300-1200 K, one client per replica
+    python examples/ipi/run_example.py pimd    # path integrals, 300 K, 8 beads (PILE-L), one client per bead
+
+The script writes i-PI's start file, copies the XML next to it with a unique UNIX socket name
+(``--tcp``: a free port on 127.0.0.1 instead), starts ``i-pi`` and the clients, waits, and prints
+what a user wants to know: mean temperature (NVT), exchange acceptance per pair and temperature per
+ensemble (REMD), quantum (centroid-virial) against classical kinetic energy (PIMD).
+``--kill-client-at STEP`` kills the first client once i-PI has passed STEP and starts a new one on
+the same socket: the run goes on. ``--restart`` continues a stopped run from i-PI's RESTART file.
+``--short`` runs a few dozen steps (the tests use it). Needs i-PI: ``pip install -e '.[ipi]'``.
+"""
+
+import argparse
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+
+import xml.etree.ElementTree as ET
+
+from ase.io import read
+
+from ictp_calc.ipi.analysis import classical_kinetic_eV, exchange_counts, read_properties, temperature_per_ensemble
+from ictp_calc.ipi.launch import IPIRun, prepare_input, unique_address, write_ipi_xyz
+
+HERE = Path(__file__).resolve().parent
+START = HERE.parent / "data" / "3bpa_start.xyz"
+CLIENTS = {"nvt": 1, "remd": 5, "pimd": 8}
+SHORT = {"nvt": 40, "remd": 60, "pimd": 30}  # steps in --short mode
+SHORT_BEADS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def shorten(path: Path, kind: str) -> None:
+    """--short: fewer beads for PIMD, frequent exchange attempts for REMD, frequent output."""
+    tree = ET.parse(path)
+    root = tree.getroot()
+    for node in root.iter("initialize"):
+        if kind == "pimd":
+            node.set("nbeads", str(SHORT_BEADS))
+    for node in root.iter("stride"):
+        node.text = " 2 "  # REMD: an attempt per pair every other step on average
+    for node in root.iter("properties"):
+        node.set("stride", "2")
+    for node in root.iter("checkpoint"):
+        node.set("stride", "20")
+    tree.write(path)
+
+
+def current_step(run_dir: Path) -> int:
+    """The last step written to any properties file of the run (-1 before the first)."""
+    last = -1
+    for path in run_dir.glob("*.out"):
+        lines = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        if lines:
+            last = max(last, int(float(lines[-1].split()[0])))
+    return last
+
+
+def report(kind: str, run_dir: Path, n_atoms: int) -> dict:
+    files = sorted(run_dir.glob(f"*{kind}.out"))
+    tables = [read_properties(p) for p in files]
+    summary = {"property_files": [p.name for p in files]}
+    if kind == "remd":
+        pairs = exchange_counts(run_dir / "ipi.log")
+        temps = temperature_per_ensemble(tables)
+        summary["exchanges"] = {f"{i}-{j}": [a, b] for (i, j), (a, b) in pairs.items()}
+        summary["temperature_per_ensemble"] = {f"{t:g}": round(m, 1) for t, (m, n) in temps.items()}
+        print("exchange attempts (systems i-j: accepted/attempted):")
+        for (i, j), (attempts, accepted) in pairs.items():
+            print(f"  {i}-{j}: {accepted}/{attempts} ({accepted / attempts:.0%})")
+        for target, (mean, n) in temps.items():
+            print(f"ensemble {target:g} K: mean T {mean:.1f} K over {n} samples")
+    else:
+        columns = tables[0]
+        summary["mean_temperature_K"] = float(columns["temperature{kelvin}"].mean())
+        summary["steps"] = int(columns["step"][-1])
+        print(f"{kind}: {summary['steps']} steps, mean T {summary['mean_temperature_K']:.1f} K")
+        if kind == "pimd":
+            quantum = float(columns["kinetic_cv{electronvolt}"][len(columns["step"]) // 2:].mean())
+            classical = classical_kinetic_eV(n_atoms, 300.0)
+            summary.update(kinetic_cv_eV=quantum, classical_kinetic_eV=classical)
+            print(f"centroid-virial kinetic energy {quantum:.3f} eV (second half), classical {classical:.3f} eV, "
+                  f"ratio {quantum / classical:.2f}")
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=sorted(CLIENTS))
+    parser.add_argument("--short", action="store_true", help="a few dozen steps (tests)")
+    parser.add_argument("--model", help="model file [default: the shipped 3BPA model]")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--clients", type=int, help="number of clients [default: one per replica or bead]")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads per client")
+    parser.add_argument("--tcp", action="store_true", help="TCP on 127.0.0.1 instead of a UNIX socket")
+    parser.add_argument("--output-dir", help="run folder [default: ipi_KIND]")
+    parser.add_argument("--kill-client-at", type=int, help="kill client 0 after this step, start a new one")
+    parser.add_argument("--restart", action="store_true", help="continue from RESTART in the run folder")
+    parser.add_argument("--timeout", type=float, default=7 * 24 * 3600.0, help="kill everything after this, s")
+    args = parser.parse_args(argv)
+
+    run_dir = Path(args.output_dir or f"ipi_{args.kind}").resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atoms = read(START)
+    structure = write_ipi_xyz(atoms, run_dir / "init.xyz")
+    port = free_port() if args.tcp else None
+    address = "127.0.0.1" if args.tcp else unique_address(f"ictp-{args.kind}")
+    if args.restart:
+        if not (run_dir / "RESTART").is_file():
+            sys.exit(f"no RESTART file in {run_dir}")
+        xml = prepare_input(run_dir / "RESTART", run_dir, address=address, port=port, name="restart.xml")
+    else:
+        xml = prepare_input(HERE / f"{args.kind}.xml", run_dir, address=address, port=port,
+                            total_steps=SHORT[args.kind] if args.short else None)
+        if args.short:
+            shorten(xml, args.kind)
+    client_args = ["--device", args.device, "--connect-timeout", "120"]
+    if args.model:
+        client_args += ["--model", str(Path(args.model).resolve())]
+    n_clients = args.clients or (SHORT_BEADS if args.short and args.kind == "pimd" else CLIENTS[args.kind])
+
+    with IPIRun(xml, structure, address, client_args, threads=args.threads, port=port) as run:
+        run.start_ipi()
+        for _ in range(n_clients):
+            run.start_client()
+        if args.kill_client_at is not None:
+            while current_step(run_dir) < args.kill_client_at and run.ipi.poll() is None:
+                time.sleep(0.05)
+            run.clients[0].kill()
+            run.clients[0].wait()
+            print(f"killed client 0 at step {current_step(run_dir)} (exit code {run.clients[0].returncode}); "
+                  "starting a new client on the same socket")
+            run.start_client()
+        outcome = run.wait(args.timeout)
+    print(f"i-PI exit code {outcome.ipi_rc}, client exit codes {outcome.client_rcs}, {outcome.wall_s:.1f} s"
+          + (" (timed out: killed)" if outcome.timed_out else ""))
+    if outcome.ipi_rc != 0 or outcome.timed_out:
+        print(f"i-PI failed; see {run_dir / 'ipi.log'}")
+        return 1
+    report(args.kind, run_dir, len(atoms))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
