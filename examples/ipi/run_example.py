@@ -149,6 +149,11 @@ def main(argv=None) -> int:
         print(f"i-PI failed; see {run_dir / 'ipi.log'}")
         return 1
     report(args.kind, run_dir, len(atoms))
+    killed = 1 if args.kill_client_at is not None else 0
+    failed = [i for i, rc in enumerate(outcome.client_rcs) if rc != 0 and i >= killed]
+    if failed:
+        print(f"clients {failed} failed; see {run_dir}/client-N.log")
+        return 1
     return 0
 
 

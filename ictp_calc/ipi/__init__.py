@@ -16,7 +16,7 @@ from .errors import (
     UnphysicalStructure,
 )
 from .protocol import connect, unix_socket_path
-from .serve import serve_structure
+from .session import serve_structure
 
 __all__ = [
     "ConnectionLost",
