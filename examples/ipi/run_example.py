@@ -9,7 +9,8 @@ The script writes i-PI's start file, copies the XML next to it with a unique UNI
 what a user wants to know: mean temperature (NVT), exchange acceptance per pair and temperature per
 ensemble (REMD), quantum (centroid-virial) against classical kinetic energy (PIMD).
 ``--kill-client-at STEP`` kills the first client once i-PI has passed STEP and starts a new one on
-the same socket: the run goes on. ``--restart`` continues a stopped run from i-PI's RESTART file.
+the same socket: the run goes on. ``--stop-at STEP`` stops i-PI cleanly after STEP (a file named EXIT in its folder); ``--restart``
+then continues from i-PI's RESTART file with new clients on a new socket.
 ``--short`` runs a few dozen steps (the tests use it). Needs i-PI: ``pip install -e '.[ipi]'``.
 """
 
@@ -106,6 +107,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tcp", action="store_true", help="TCP on 127.0.0.1 instead of a UNIX socket")
     parser.add_argument("--output-dir", help="run folder [default: ipi_KIND]")
     parser.add_argument("--kill-client-at", type=int, help="kill client 0 after this step, start a new one")
+    parser.add_argument("--stop-at", type=int, help="stop i-PI cleanly (an EXIT file) after this step")
     parser.add_argument("--restart", action="store_true", help="continue from RESTART in the run folder")
     parser.add_argument("--timeout", type=float, default=7 * 24 * 3600.0, help="kill everything after this, s")
     args = parser.parse_args(argv)
@@ -131,7 +133,7 @@ def main(argv=None) -> int:
     n_clients = args.clients or (SHORT_BEADS if args.short and args.kind == "pimd" else CLIENTS[args.kind])
 
     with IPIRun(xml, structure, address, client_args, threads=args.threads, port=port) as run:
-        run.start_ipi()
+        run.start_ipi(append_log=args.restart)  # REMD counts the exchanges of both parts
         for _ in range(n_clients):
             run.start_client()
         if args.kill_client_at is not None:
@@ -142,7 +144,13 @@ def main(argv=None) -> int:
             print(f"killed client 0 at step {current_step(run_dir)} (exit code {run.clients[0].returncode}); "
                   "starting a new client on the same socket")
             run.start_client()
+        if args.stop_at is not None:
+            while current_step(run_dir) < args.stop_at and run.ipi.poll() is None:
+                time.sleep(0.05)
+            (run_dir / "EXIT").touch()  # i-PI finishes the step, writes RESTART and ends the clients
+            print(f"asked i-PI to stop at step {current_step(run_dir)}")
         outcome = run.wait(args.timeout)
+        (run_dir / "EXIT").unlink(missing_ok=True)
     print(f"i-PI exit code {outcome.ipi_rc}, client exit codes {outcome.client_rcs}, {outcome.wall_s:.1f} s"
           + (" (timed out: killed)" if outcome.timed_out else ""))
     if outcome.ipi_rc != 0 or outcome.timed_out:

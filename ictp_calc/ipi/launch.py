@@ -152,9 +152,10 @@ class IPIRun:
         env.update(OMP_NUM_THREADS=str(self.threads), OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1")
         return env
 
-    def start_ipi(self) -> subprocess.Popen:
+    def start_ipi(self, append_log: bool = False) -> subprocess.Popen:
+        """Start i-PI in ``run_dir`` (log: ``ipi.log``, appended to with ``append_log``, e.g. on a restart)."""
         self._remove_socket()
-        log = open(self.run_dir / "ipi.log", "w")
+        log = open(self.run_dir / "ipi.log", "a" if append_log else "w")
         self.ipi = subprocess.Popen([ipi_executable(), self.input_xml.name], cwd=self.run_dir, stdout=log,
                                     stderr=subprocess.STDOUT, env=self._env())
         log.close()

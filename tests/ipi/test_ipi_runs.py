@@ -79,12 +79,21 @@ def test_forces_received_by_ipi_equal_a_direct_call_over_tcp(example, model, tmp
     assert np.ptp(potential) > 1e-4  # the positions changed: not one structure compared nine times
 
 
-def test_remd_finishes_with_exchanges_and_ordered_temperatures(example, model, tmp_path, capsys):
-    rc = example(["remd", "--short", "--model", model, "--clients", "2", "--output-dir", str(tmp_path / "remd"),
-                  "--timeout", str(DEADLINE_S)])
+def test_remd_stopped_and_restarted_finishes_with_exchanges_and_ordered_temperatures(example, model, tmp_path,
+                                                                                      capsys):
+    common = ["remd", "--short", "--model", model, "--clients", "2", "--output-dir", str(tmp_path / "remd"),
+              "--timeout", str(DEADLINE_S)]
+    rc = example([*common, "--stop-at", "20"])  # a clean stop midway (i-PI's EXIT file) ...
     output = capsys.readouterr().out
-    assert rc == 0, output
-    assert "client exit codes [0, 0]" in output
+    assert rc == 0 and "client exit codes [0, 0]" in output, output
+    stopped_at = int(read_properties(tmp_path / "remd" / "0_remd.out")["step"][-1])
+    assert 20 <= stopped_at < 60
+    rc = example([*common, "--restart"])  # ... continued from RESTART by new clients on a new socket
+    output = capsys.readouterr().out
+    assert rc == 0 and "client exit codes [0, 0]" in output, output
+    for replica in range(5):
+        steps = read_properties(tmp_path / "remd" / f"{replica}_remd.out")["step"]
+        np.testing.assert_array_equal(steps, np.arange(0, 61, 2))  # every step once, up to the end
     summary = __import__("json").loads((tmp_path / "remd" / "summary.json").read_text())
     attempts = sum(a for a, _ in summary["exchanges"].values())
     assert attempts > 0 and "1-0" in summary["exchanges"]
