@@ -11,6 +11,7 @@ ensemble (REMD), quantum (centroid-virial) against classical kinetic energy (PIM
 ``--kill-client-at STEP`` kills the first client once i-PI has passed STEP and starts a new one on
 the same socket: the run goes on. ``--stop-at STEP`` stops i-PI cleanly after STEP (a file named EXIT in its folder); ``--restart``
 then continues from i-PI's RESTART file with new clients on a new socket.
+``--batch-size N`` lets i-PI hand N replicas or beads to a client at once, evaluated in one model call.
 ``--short`` runs a few dozen steps (the tests use it). Needs i-PI: ``pip install -e '.[ipi]'``.
 """
 
@@ -54,6 +55,17 @@ def shorten(path: Path, kind: str) -> None:
         node.set("stride", "2")
     for node in root.iter("checkpoint"):
         node.set("stride", "20")
+    tree.write(path)
+
+
+def batched(path: Path, batch_size: int) -> None:
+    """i-PI's batched requests: ``<batch_size>``; i-PI 3.3 needs ``consolidate_messages`` true for them."""
+    tree = ET.parse(path)
+    ffsocket = tree.getroot().find("ffsocket")
+    for tag, text in (("batch_size", str(batch_size)), ("consolidate_messages", "true")):
+        node = ffsocket.find(tag)
+        node = ET.SubElement(ffsocket, tag) if node is None else node
+        node.text = f" {text} "
     tree.write(path)
 
 
@@ -104,6 +116,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--clients", type=int, help="number of clients [default: one per replica or bead]")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per client")
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="i-PI's <batch_size>: structures per request, evaluated in one model call")
     parser.add_argument("--tcp", action="store_true", help="TCP on 127.0.0.1 instead of a UNIX socket")
     parser.add_argument("--output-dir", help="run folder [default: ipi_KIND]")
     parser.add_argument("--kill-client-at", type=int, help="kill client 0 after this step, start a new one")
@@ -127,6 +141,8 @@ def main(argv=None) -> int:
                             total_steps=SHORT[args.kind] if args.short else None)
         if args.short:
             shorten(xml, args.kind)
+        if args.batch_size > 1:
+            batched(xml, args.batch_size)
     client_args = ["--device", args.device, "--connect-timeout", "120"]
     if args.model:
         client_args += ["--model", str(Path(args.model).resolve())]

@@ -29,6 +29,7 @@ import numpy as np
 from ase import Atoms, units
 
 from ..data.checks import StructureError
+from .batched import can_batch, evaluate_batch
 from .errors import ProtocolError, StructureMismatch, UnphysicalStructure
 from .protocol import Messenger, connect
 
@@ -42,14 +43,16 @@ class ServeResult:
     """What a client did between connecting and i-PI's EXIT.
 
     Attributes:
-        n_calls: force evaluations served.
+        n_calls: requests served (each of ``batch_size`` structures).
         bead_index: the bead/replica index of i-PI's last INIT (None if it never sent one).
+        batch_size: structures per request (i-PI's ``<batch_size>``, announced in INIT; 1 by default).
         wall_s: seconds from the connection to EXIT.
         call_s: seconds of each evaluation (setting positions, model, unit conversion).
     """
 
     n_calls: int = 0
     bead_index: Optional[int] = None
+    batch_size: int = 1
     wall_s: float = 0.0
     call_s: List[float] = field(default_factory=list)
 
@@ -62,12 +65,25 @@ class ServeResult:
         """One log line: calls, median and mean time per call, and the time waiting for i-PI."""
         if not self.call_s:
             return f"i-PI client: 0 calls in {self.wall_s:.1f} s"
+        batch = f" of {self.batch_size} structures" if self.batch_size > 1 else ""
         times = np.asarray(self.call_s) * 1e3
         return (
-            f"i-PI client: {self.n_calls} calls in {self.wall_s:.1f} s; per call median {np.median(times):.2f} ms, "
+            f"i-PI client: {self.n_calls} calls{batch} in {self.wall_s:.1f} s; per call median {np.median(times):.2f} ms, "
             f"mean {times.mean():.2f} ms, max {times.max():.2f} ms; waiting for i-PI "
             f"{self.wait_s:.1f} s ({1e3 * self.wait_s / self.n_calls:.2f} ms per call)"
         )
+
+
+def _batch_size(init: bytes) -> int:
+    """The ``batch_size:N`` token i-PI adds to the INIT string for batched requests (1 without it)."""
+    for token in init.decode("utf-8", errors="replace").split(","):
+        key, sep, value = token.partition(":")
+        if sep and key.strip() == "batch_size":
+            try:
+                return max(1, int(value.strip()))
+            except ValueError as err:
+                raise ProtocolError(f"i-PI sent an invalid batch size {value!r}") from err
+    return 1
 
 
 def evaluate(atoms: Atoms, cell_bohr: np.ndarray, positions_bohr: np.ndarray):
@@ -132,24 +148,36 @@ def serve(
             if header == "STATUS":
                 messenger.send_header(state)
             elif header == "INIT":
-                result.bead_index, _ = messenger.recv_init()
+                result.bead_index, text = messenger.recv_init()
+                result.batch_size = _batch_size(text)
                 state = "READY" if pending is None else "HAVEDATA"
             elif header == "POSDATA":
-                cell, n_atoms, positions = messenger.recv_posdata(max_atoms=len(atoms))
+                if result.batch_size > 1:
+                    cell, n_atoms, positions = messenger.recv_posdata_batch(result.batch_size, len(atoms))
+                else:
+                    cell, n_atoms, positions = messenger.recv_posdata(max_atoms=len(atoms))
                 if positions is None or n_atoms != len(atoms):
                     raise StructureMismatch(
                         f"i-PI sent {n_atoms} atoms but the client's structure has {len(atoms)} "
                         f"({atoms.get_chemical_formula()}); start the client with the structure i-PI simulates"
                     )
                 tick = time.perf_counter()
-                pending = evaluate(atoms, cell, positions)
+                if result.batch_size > 1 and can_batch(atoms.calc):
+                    pending = evaluate_batch(atoms, cell, positions)
+                elif result.batch_size > 1:
+                    pending = [evaluate(atoms, c, p) for c, p in zip(cell, positions)]
+                else:
+                    pending = evaluate(atoms, cell, positions)
                 result.call_s.append(time.perf_counter() - tick)
                 result.n_calls += 1
                 state = "HAVEDATA"
             elif header == "GETFORCE":
                 if pending is None:
                     raise ProtocolError("i-PI asked for forces before it sent positions")
-                messenger.send_forces(*pending)
+                if result.batch_size > 1:
+                    messenger.send_forces_batch(pending)
+                else:
+                    messenger.send_forces(*pending)
                 pending, state = None, "READY"
             elif header == "EXIT":
                 break

@@ -16,6 +16,9 @@ header        direction   payload
 ``EXIT``      i-PI ->     none; the run is over and the client leaves
 ============  ==========  ===================================================================
 
+With ``<batch_size>`` N > 1 in i-PI's ``<ffsocket>``, the INIT string carries ``batch_size:N`` and
+POSDATA/FORCEREADY carry N structures each (see :meth:`Messenger.recv_posdata_batch`).
+
 This module knows sockets and bytes only; :mod:`ictp_calc.ipi.client` turns them into ASE units.
 """
 
@@ -178,6 +181,30 @@ class Messenger:
         if n_atoms < 0 or n_atoms > max_atoms:
             return cell, n_atoms, None
         return cell, n_atoms, self.recv_array((n_atoms, 3), np.float64).copy()
+
+    def recv_posdata_batch(self, batch_size: int, max_atoms: int):
+        """Payload of a batched ``POSDATA`` (i-PI's ``<batch_size>``): n_atoms, then ``batch_size`` pairs
+        (cell, inverse cell), then positions ``[batch_size, n_atoms, 3]`` (bohr).
+
+        Returns ``(cells [batch, 3, 3] as rows, n_atoms, positions or None)``; the positions are None
+        when ``n_atoms > max_atoms`` (as in :meth:`recv_posdata`).
+        """
+        n_atoms = self.recv_int()
+        blocks = self.recv_array((batch_size, 2, 3, 3), np.float64)
+        cells = blocks[:, 0].transpose(0, 2, 1).copy()  # i-PI's columns -> ASE's rows
+        if n_atoms < 0 or n_atoms > max_atoms:
+            return cells, n_atoms, None
+        return cells, n_atoms, self.recv_array((batch_size, n_atoms, 3), np.float64).copy()
+
+    def send_forces_batch(self, results) -> None:
+        """Batched ``FORCEREADY``: energies [batch], n_atoms, forces [batch, n_atoms, 3], virials [batch, 3, 3],
+        then an empty extra string per structure (atomic units)."""
+        energies = np.array([r[0] for r in results], dtype=np.float64)
+        forces = np.ascontiguousarray(np.stack([r[1] for r in results]), dtype=np.float64)
+        virials = np.ascontiguousarray(np.stack([np.asarray(r[2], dtype=np.float64).T for r in results]))
+        parts = [b"FORCEREADY".ljust(HEADER_SIZE), energies.tobytes(), np.int32(forces.shape[1]).tobytes(),
+                 forces.tobytes(), virials.tobytes(), np.zeros(len(results), dtype=np.int32).tobytes()]
+        self.send(b"".join(parts))
 
     def send_forces(self, energy: float, forces: np.ndarray, virial: np.ndarray, extra: bytes = b"") -> None:
         """``FORCEREADY`` and its payload, in atomic units (``forces [n_atoms, 3]``, ``virial [3, 3]``)."""

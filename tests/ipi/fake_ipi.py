@@ -35,10 +35,12 @@ class FakeIPI:
     the connection when ``send_exit`` is False. ``n_atoms_sent`` overrides the atom count in POSDATA.
     """
 
-    def __init__(self, address, frames_bohr, cell_bohr=None, send_exit=True, n_atoms_sent=None, delay_s=0.0):
+    def __init__(self, address, frames_bohr, cell_bohr=None, send_exit=True, n_atoms_sent=None, delay_s=0.0,
+                 batch_size=1):
         self.address, self.frames = address, [np.asarray(f, dtype=np.float64) for f in frames_bohr]
         self.cell = np.eye(3) * 60.0 if cell_bohr is None else np.asarray(cell_bohr, dtype=np.float64)
         self.send_exit, self.n_atoms_sent, self.delay_s = send_exit, n_atoms_sent, delay_s
+        self.batch_size = batch_size
         self.replies, self.init_reply, self.error, self.client_socket = [], None, None, None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -70,7 +72,11 @@ class FakeIPI:
             conn.sendall(_header("STATUS"))
             self.init_reply = _recv(conn, HEADER).decode().strip()
             if self.init_reply == "NEEDINIT":
-                conn.sendall(_header("INIT") + struct.pack("=ii", 3, 4) + b"abcd")
+                text = b"abcd" if self.batch_size == 1 else f"abcd, batch_size:{self.batch_size}".encode()
+                conn.sendall(_header("INIT") + struct.pack("=ii", 3, len(text)) + text)
+            if self.batch_size > 1:
+                self._run_batched(conn)
+                self.frames = []
             for frame in self.frames:
                 conn.sendall(_header("STATUS"))
                 status = _recv(conn, HEADER).decode().strip()
@@ -98,3 +104,24 @@ class FakeIPI:
             server.close()
         except Exception as err:  # reported by the test
             self.error = err
+
+    def _run_batched(self, conn: socket.socket) -> None:
+        """All frames in one batched request: POSDATA with every cell, then every position block."""
+        n_atoms, batch = len(self.frames[0]), len(self.frames)
+        assert batch == self.batch_size
+        conn.sendall(_header("STATUS"))
+        status = _recv(conn, HEADER).decode().strip()
+        h = self.cell.T
+        message = _header("POSDATA") + struct.pack("=i", n_atoms)
+        message += b"".join(h.tobytes() + np.linalg.inv(h).tobytes() for _ in self.frames)
+        message += b"".join(frame.tobytes() for frame in self.frames) + _header("GETFORCE")
+        conn.sendall(message)
+        assert _recv(conn, HEADER).decode().strip() == "FORCEREADY"
+        energies = np.frombuffer(_recv(conn, 8 * batch), dtype=np.float64)
+        assert struct.unpack("=i", _recv(conn, 4))[0] == n_atoms
+        forces = np.frombuffer(_recv(conn, 24 * n_atoms * batch), dtype=np.float64).reshape(batch, n_atoms, 3)
+        virials = np.frombuffer(_recv(conn, 72 * batch), dtype=np.float64).reshape(batch, 3, 3)
+        for _ in range(batch):
+            _recv(conn, struct.unpack("=i", _recv(conn, 4))[0])
+        for i in range(batch):
+            self.replies.append((status, energies[i], forces[i].copy(), virials[i].T.copy()))

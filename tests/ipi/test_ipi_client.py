@@ -184,3 +184,31 @@ def test_tcp_end_to_end(model):
     result = serve(atoms, host="127.0.0.1", port=port, connect_timeout_s=10)
     server.join()
     assert server.error is None and result.n_calls == 2 and len(server.replies) == 2
+
+
+@pytest.mark.parametrize("periodic", [False, True], ids=["molecule", "periodic"])
+def test_batched_request_equals_single_evaluations(model, sock_path, periodic):
+    """i-PI's <batch_size>: four structures in one request, one model call, the same results as four calls."""
+    atoms = read(BPA_START)
+    cell = None
+    if periodic:  # 3BPA in a sheared periodic box: cell, pbc and virial matter
+        cell = np.array([[14.0, 0.0, 0.0], [1.0, 15.0, 0.0], [0.5, 0.7, 16.0]])
+        atoms.cell, atoms.pbc = cell, True
+        atoms.positions += 6.0
+    frames = _frames(atoms, 4, seed=5)
+    server = FakeIPI(sock_path, frames, cell_bohr=None if cell is None else cell / units.Bohr, batch_size=4).start()
+    atoms.calc = ICTPCalculator(model, device="cpu")
+    result = serve(atoms, unix=sock_path, connect_timeout_s=10)
+    server.join()
+    assert server.error is None, server.error
+    assert result.batch_size == 4 and result.n_calls == 1 and "of 4 structures" in result.summary()
+    assert atoms.calc.n_evaluations == 0  # one batched model call, not the calculator structure by structure
+    reference = ICTPCalculator(model, device="cpu")
+    for frame, (_, energy, forces, virial) in zip(frames, server.replies):
+        probe = atoms.copy()
+        probe.positions = frame * units.Bohr
+        probe.calc = reference
+        np.testing.assert_allclose(energy * units.Hartree, probe.get_potential_energy(), rtol=1e-10)
+        np.testing.assert_allclose(forces * units.Hartree / units.Bohr, probe.get_forces(), rtol=1e-8, atol=1e-10)
+        expected = -probe.get_volume() * probe.get_stress(voigt=False) if periodic else np.zeros((3, 3))
+        np.testing.assert_allclose(virial * units.Hartree, expected, rtol=1e-8, atol=1e-10)

@@ -104,11 +104,11 @@ def test_remd_stopped_and_restarted_finishes_with_exchanges_and_ordered_temperat
     assert means == sorted(means), means
 
 
-def test_pimd_quantum_kinetic_energy_is_above_classical(example, tmp_path, capsys):
+def test_pimd_quantum_kinetic_energy_is_above_classical_and_batching_changes_nothing(example, tmp_path, capsys):
     # The shipped model: a random one is too soft for nuclear quantum effects to show in 30 steps;
     # 3BPA's C-H and N-H stretches double the kinetic energy (measured: ratio 2.0).
-    rc = example(["pimd", "--short", "--clients", "2", "--output-dir", str(tmp_path / "pimd"),
-                  "--timeout", str(DEADLINE_S)])
+    common = ["pimd", "--short", "--timeout", str(DEADLINE_S)]
+    rc = example([*common, "--clients", "2", "--output-dir", str(tmp_path / "pimd")])
     output = capsys.readouterr().out
     assert rc == 0, output
     columns = read_properties(tmp_path / "pimd" / "pimd.out")
@@ -116,6 +116,14 @@ def test_pimd_quantum_kinetic_energy_is_above_classical(example, tmp_path, capsy
     assert np.isfinite(kinetic).all() and len(kinetic) > 5
     assert kinetic[0] == pytest.approx(classical_kinetic_eV(27, 300.0), rel=1e-3)  # beads start together
     assert kinetic[len(kinetic) // 2:].mean() > 1.5 * classical_kinetic_eV(27, 300.0)
+    # The same run with all 4 beads in one batched request to one client: the same trajectory.
+    rc = example([*common, "--clients", "1", "--batch-size", "4", "--output-dir", str(tmp_path / "batched")])
+    output = capsys.readouterr().out
+    assert rc == 0, output
+    assert "calls of 4 structures" in (tmp_path / "batched" / "client-0.log").read_text()
+    batched = read_properties(tmp_path / "batched" / "pimd.out")
+    np.testing.assert_allclose(batched["potential{electronvolt}"], columns["potential{electronvolt}"], rtol=1e-7)
+    np.testing.assert_allclose(batched["kinetic_cv{electronvolt}"], kinetic, rtol=1e-6)
 
 
 def test_killed_client_is_replaced_and_the_run_completes(example, model, tmp_path, capsys):
