@@ -1,12 +1,13 @@
 """Per-step cost of driving 3BPA through i-PI's socket (UNIX and TCP) against a plain ASE MD loop.
 
-    python benchmarks/bench_ipi.py [--steps 400] [--model models/ictp-3bpa.pt] [--repeats 3]
+    python benchmarks/bench_ipi.py [--steps 400] [--model models/ictp-3bpa.pt [--batch 4]] [--repeats 3]
 
 Both sides run Langevin NVT at 300 K (0.5 fs) with the same calculator: by default a null one
 (zero energy and forces) so that only the driver is timed; ``--model`` times an ICTP model too.
 i-PI runs as a subprocess; the client (:func:`ictp_calc.ipi.serve`) runs in this process. The time
 per step is the median interval between successive force calls, which leaves out start-up; the
-overhead is i-PI's median minus the plain loop's. The runs are interleaved (plain, UNIX, TCP,
+overhead is i-PI's median minus the plain loop's. ``--batch N`` also times N structures in one
+model call (i-PI's ``<batch_size>``) against N single calls, per structure. The runs are interleaved (plain, UNIX, TCP,
 plain, ...) so that a machine that gets busier affects all three. Prints a table and a JSON line.
 """
 
@@ -87,12 +88,37 @@ def through_ipi(steps: int, inner, tcp: bool, work: Path) -> float:
     return median_interval_ms(calc.stamps)
 
 
+def batch_against_single(model: str, batch_size: int, repeats: int) -> dict:
+    """ms per structure: one batched model call (:func:`evaluate_batch`) against one call per structure."""
+    from ictp_calc.calculator import ICTPCalculator
+    from ictp_calc.ipi.batched import evaluate_batch
+    from ictp_calc.ipi.client import evaluate
+
+    atoms = read(START)
+    atoms.calc = ICTPCalculator(model, device="cpu", skin=0.0)
+    rng = np.random.default_rng(0)
+    positions = (atoms.positions + rng.normal(0.0, 0.02, (batch_size, len(atoms), 3))) / units.Bohr
+    cells = np.zeros((batch_size, 3, 3))
+    times = {"batched": [], "single": []}
+    for _ in range(repeats):  # interleaved
+        tick = time.perf_counter()
+        evaluate_batch(atoms, cells, positions)
+        times["batched"].append((time.perf_counter() - tick) / batch_size)
+        tick = time.perf_counter()
+        for frame in positions:
+            evaluate(atoms, cells[0], frame)
+        times["single"].append((time.perf_counter() - tick) / batch_size)
+    return {k: float(np.median(v[1:])) * 1e3 for k, v in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", help="also time this ICTP model (default: the null calculator only)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=0,
+                        help="with --model: also time a batch of this many structures in one call against single calls")
     args = parser.parse_args()
     import torch
 
@@ -118,6 +144,11 @@ def main() -> None:
             print(f"{name:6s} ms/step: plain ASE {medians['plain']:.2f}, i-PI UNIX {medians['unix']:.2f} "
                   f"(+{results[name]['overhead_ms']['unix']:.2f}), i-PI TCP {medians['tcp']:.2f} "
                   f"(+{results[name]['overhead_ms']['tcp']:.2f})   [medians of {args.repeats} runs]")
+    if args.model and args.batch > 1:
+        batch = batch_against_single(args.model, args.batch, max(5, 4 * args.repeats))
+        results["batch"] = {"size": args.batch, "ms_per_structure": batch}
+        print(f"batch of {args.batch}: {batch['batched']:.2f} ms per structure in one call, "
+              f"{batch['single']:.2f} ms in single calls")
     print(json.dumps({"steps": args.steps, "repeats": args.repeats, "threads": args.threads, **results}))
 
 
