@@ -6,8 +6,10 @@
 
 The script writes i-PI's start file, copies the XML next to it with a unique UNIX socket name
 (``--tcp``: a free port on 127.0.0.1 instead), starts ``i-pi`` and the clients, waits, and prints
-what a user wants to know: mean temperature (NVT), exchange acceptance per pair and temperature per
-ensemble (REMD), quantum (centroid-virial) against classical kinetic energy (PIMD).
+what a user wants to know: mean temperature and backbone dihedrals (NVT); exchange acceptance per
+pair, temperature per ensemble, and the dihedrals at 300 K against plain MD (REMD; the NVT example's
+folder ``ipi_nvt`` next to ``ipi_remd`` is the plain MD); quantum (centroid-virial) against classical
+kinetic energy (PIMD).
 ``--kill-client-at STEP`` kills the first client once i-PI has passed STEP and starts a new one on
 the same socket: the run goes on. ``--stop-at STEP`` stops i-PI cleanly after STEP (a file named EXIT in its folder); ``--restart``
 then continues from i-PI's RESTART file with new clients on a new socket.
@@ -20,13 +22,19 @@ import json
 import socket
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import xml.etree.ElementTree as ET
-
+import numpy as np
 from ase.io import read
 
-from ictp_calc.ipi.analysis import classical_kinetic_eV, exchange_counts, read_properties, temperature_per_ensemble
+from ictp_calc.ipi.analysis import (
+    classical_kinetic_eV,
+    exchange_counts,
+    read_properties,
+    read_trajectory,
+    temperature_per_ensemble,
+)
 from ictp_calc.ipi.launch import IPIRun, prepare_input, unique_address, write_ipi_xyz
 
 HERE = Path(__file__).resolve().parent
@@ -79,6 +87,46 @@ def current_step(run_dir: Path) -> int:
     return last
 
 
+def dihedrals_at(run_dir: Path, kind: str, temperature_K: float) -> dict:
+    """Backbone dihedrals (degrees) of the frames simulated at ``temperature_K``: ``{name: [angles]}``.
+
+    REMD: each replica's frames count for the ensemble it had at that step; NVT: every frame.
+    """
+    sys.path.insert(0, str(HERE.parent))  # examples/bpa_dihedrals.py
+    from bpa_dihedrals import backbone_dihedrals, dihedral
+
+    indices = backbone_dihedrals(read(START))
+    angles = {name: [] for name in indices}
+    for trajectory in sorted(run_dir.glob(f"*{kind}.pos_0.xyz")):
+        steps, frames = read_trajectory(trajectory)
+        if kind == "remd":
+            columns = read_properties(trajectory.with_name(trajectory.name.replace(".pos_0.xyz", ".out")))
+            ensemble = dict(zip(columns["step"].astype(int), columns["ensemble_temperature{kelvin}"]))
+            keep = [abs(ensemble.get(int(step), -1.0) - temperature_K) < 1e-3 for step in steps]
+        else:
+            keep = [True] * len(frames)
+        for frame, selected in zip(frames, keep):
+            if selected:
+                for name, quad in indices.items():
+                    angles[name].append(dihedral(frame, quad))
+    return angles
+
+
+def print_dihedrals(label: str, angles: dict) -> dict:
+    """Print and return a histogram (30-degree bins) and the circular mean of each dihedral."""
+    summary = {}
+    for name, values in angles.items():
+        values = np.asarray(values)
+        if not len(values):
+            continue
+        counts, _ = np.histogram(values, bins=12, range=(-180.0, 180.0))
+        mean = np.degrees(np.angle(np.exp(1j * np.radians(values)).mean()))
+        summary[name] = {"n": int(len(values)), "circular_mean_deg": float(mean), "counts_30deg": counts.tolist()}
+        print(f"  {label} {name:5s}: {len(values)} frames, circular mean {mean:7.1f} deg, "
+              f"30-degree bins from -180: {counts.tolist()}")
+    return summary
+
+
 def report(kind: str, run_dir: Path, n_atoms: int) -> dict:
     files = sorted(run_dir.glob(f"*{kind}.out"))
     tables = [read_properties(p) for p in files]
@@ -93,11 +141,18 @@ def report(kind: str, run_dir: Path, n_atoms: int) -> dict:
             print(f"  {i}-{j}: {accepted}/{attempts} ({accepted / attempts:.0%})")
         for target, (mean, n) in temps.items():
             print(f"ensemble {target:g} K: mean T {mean:.1f} K over {n} samples")
+        print("backbone dihedrals at 300 K:")
+        summary["dihedrals_300K"] = {"remd": print_dihedrals("REMD", dihedrals_at(run_dir, "remd", 300.0))}
+        plain = run_dir.parent / "ipi_nvt"  # the NVT example at 300 K, if it was run next to this one
+        if plain.is_dir() and plain != run_dir:
+            summary["dihedrals_300K"]["nvt"] = print_dihedrals("plain MD", dihedrals_at(plain, "nvt", 300.0))
     else:
         columns = tables[0]
         summary["mean_temperature_K"] = float(columns["temperature{kelvin}"].mean())
         summary["steps"] = int(columns["step"][-1])
         print(f"{kind}: {summary['steps']} steps, mean T {summary['mean_temperature_K']:.1f} K")
+        if kind == "nvt":
+            summary["dihedrals_300K"] = print_dihedrals("plain MD", dihedrals_at(run_dir, "nvt", 300.0))
         if kind == "pimd":
             quantum = float(columns["kinetic_cv{electronvolt}"][len(columns["step"]) // 2:].mean())
             classical = classical_kinetic_eV(n_atoms, 300.0)
@@ -112,6 +167,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=sorted(CLIENTS))
     parser.add_argument("--short", action="store_true", help="a few dozen steps (tests)")
+    parser.add_argument("--steps", type=int, help="total steps [default: the XML's, or the --short length]")
     parser.add_argument("--model", help="model file [default: the shipped 3BPA model]")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--clients", type=int, help="number of clients [default: one per replica or bead]")
@@ -138,7 +194,7 @@ def main(argv=None) -> int:
         xml = prepare_input(run_dir / "RESTART", run_dir, address=address, port=port, name="restart.xml")
     else:
         xml = prepare_input(HERE / f"{args.kind}.xml", run_dir, address=address, port=port,
-                            total_steps=SHORT[args.kind] if args.short else None)
+                            total_steps=args.steps or (SHORT[args.kind] if args.short else None))
         if args.short:
             shorten(xml, args.kind)
         if args.batch_size > 1:

@@ -16,7 +16,7 @@ __all__ = ["serve_command"]
 SERVE_EXIT_CODES = (
     "Exit codes: 0 i-PI ended the run (EXIT), 2 usage error, 3 i-PI sent positions the model cannot evaluate, "
     "5 input or model error (including an atom count that differs from STRUCTURE), "
-    "6 no i-PI server before the connect timeout, or the connection was lost before EXIT."
+    "6 no i-PI server before the connect timeout, or the connection was lost before EXIT, 130 interrupted."
 )
 
 
@@ -49,6 +49,10 @@ def serve_command(structure, unix, host, port, model, device, dtype, skin, threa
 
             torch.set_num_threads(threads)  # the command owns its process
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
-        result = serve_structure(structure, model=model, device=device, dtype=dtype, skin=skin, unix=unix,
-                                 host=host, port=port, connect_timeout_s=connect_timeout)
+        try:
+            result = serve_structure(structure, model=model, device=device, dtype=dtype, skin=skin, unix=unix,
+                                     host=host, port=port, connect_timeout_s=connect_timeout)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: the client left; i-PI hands its request to another client", err=True)
+            raise click.exceptions.Exit(130) from None
     click.echo(result.summary(), err=True)

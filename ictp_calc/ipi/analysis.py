@@ -9,11 +9,14 @@ from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["read_properties", "exchange_counts", "temperature_per_ensemble", "classical_kinetic_eV"]
+__all__ = [
+    "read_properties", "read_trajectory", "exchange_counts", "temperature_per_ensemble", "classical_kinetic_eV",
+]
 
 _COLUMN = re.compile(r"^#\s*(?:column|cols\.)\s+[\d-]+\s+-->\s+(\S+)")
 _SWAP = re.compile(r"@ PT:\s+(SWAPPING replicas|SWAP REJECTED BETWEEN replicas)\s+(\d+)\s+and\s+(\d+)")
 _KB_EV_PER_K = 8.617333262e-5
+_STEP = re.compile(r"Step:\s+(\d+)")
 
 
 def read_properties(path) -> Dict[str, np.ndarray]:
@@ -35,6 +38,22 @@ def read_properties(path) -> Dict[str, np.ndarray]:
         _, last = np.unique(steps[::-1], return_index=True)
         data = data[np.sort(len(steps) - 1 - last)]
     return {name: data[:, i] for i, name in enumerate(names)}
+
+
+def read_trajectory(path) -> Tuple[np.ndarray, list]:
+    """``(steps [n_frames], frames)`` of an i-PI xyz trajectory (``format='xyz'``, positions in Å).
+
+    The step of each frame comes from its comment line (``Step: N``); a frame that repeats a step
+    (after a restart) replaces the earlier one.
+    """
+    from ase.io import read
+
+    frames = read(path, ":", format="xyz")
+    steps = [int(m.group(1)) for m in _STEP.finditer(Path(path).read_text())]
+    if len(steps) != len(frames):
+        raise ValueError(f"{path}: {len(frames)} frames but {len(steps)} 'Step:' comments")
+    unique = {step: frame for step, frame in zip(steps, frames)}
+    return np.array(sorted(unique)), [unique[s] for s in sorted(unique)]
 
 
 def exchange_counts(log_path) -> Dict[Tuple[int, int], Tuple[int, int]]:

@@ -102,6 +102,9 @@ def test_remd_stopped_and_restarted_finishes_with_exchanges_and_ordered_temperat
     assert [float(t) for t in targets] == [300.0, 450.0, 600.0, 850.0, 1200.0]
     means = [temperatures[t] for t in targets]
     assert means == sorted(means), means
+    dihedrals = summary["dihedrals_300K"]["remd"]
+    assert set(dihedrals) == {"alpha", "beta", "gamma"} and dihedrals["alpha"]["n"] >= 1
+    assert sum(dihedrals["gamma"]["counts_30deg"]) == dihedrals["gamma"]["n"]
 
 
 def test_pimd_quantum_kinetic_energy_is_above_classical_and_batching_changes_nothing(example, tmp_path, capsys):
