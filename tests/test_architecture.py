@@ -15,6 +15,7 @@ FORBIDDEN = {
     "data": {"model", "nn", "io", "calculator", "training", "cli", "md"},
     "io": {"calculator", "training", "cli", "md"},
     "md": {"training", "cli"},
+    "lammps": {"training", "cli", "md", "calculator"},
 }
 
 
