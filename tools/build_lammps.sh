@@ -32,14 +32,17 @@ STAMP="$BUILD/.ictp-built"
 log() { echo "[build_lammps] $*" >&2; }
 
 print_exports() {
-    local src pydir site
+    local src pydir site pylib
     src="$(cat "$STAMP")"
     pydir="$src/python"
     site="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    # LAMMPS's Python module dlopens libpython by name: its folder must be on the library path.
+    pylib="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')"
     echo "export ICTP_LAMMPS_BIN=$BUILD/lmp"
     echo "export ICTP_LAMMPS_PYTHON_DIR=$pydir"
     echo "export ICTP_LAMMPS_MPIEXEC=$(command -v mpiexec.mpich || command -v mpiexec)"
-    echo "export LD_LIBRARY_PATH=$BUILD\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+    echo "export LD_LIBRARY_PATH=$BUILD:$pylib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+    # The standalone lmp embeds the base interpreter, not the venv: hand it the venv's packages.
     echo "export PYTHONPATH=$pydir:$site\${PYTHONPATH:+:\$PYTHONPATH}"
 }
 

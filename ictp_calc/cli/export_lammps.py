@@ -24,7 +24,7 @@ __all__ = ["export_lammps_command"]
 def export_lammps_command(model, out, dtype, device, skin, no_ghost_shell_check):
     """Write OUT, the file 'pair_style mliap unified OUT 1' loads, and print the LAMMPS input lines.
 
-    OUT is a pickle of the model (not *.pt: LAMMPS would torch.load it). The printed lines turn on
+    OUT is a pickle of the model (not a .pt file, which LAMMPS would torch.load). The printed lines turn on
     ghost neighbor lists and set the communication cutoff to layers x cutoff + skin: without both,
     LAMMPS would compute wrong forces silently, and the model refuses to run. LAMMPS must use
     'units metal' and run with ictp_calc importable (see the LAMMPS guide). Exit code 5 for a bad
