@@ -2,7 +2,9 @@
 
 LAMMPS builds the neighbor lists, splits the system over MPI ranks and integrates; at every step it
 calls :meth:`ICTPUnified.compute_forces` with the pair data of one rank (see
-:mod:`ictp_calc.lammps.ghosts`). The pairs become the edges of the package's own model graph: all
+:mod:`ictp_calc.lammps.ghosts`). Each layer is evaluated only on the atoms that need it: the last
+one on the owned atoms, the one before on the atoms within one cutoff of them, and so on (the
+model's ``layer_sizes`` input). The pairs become the edges of the package's own model graph: all
 positions are zero, the cell is the identity and each pair's image shift is its vector
 ``rij = x_j - x_i``, so that the model's edge vector ``x_i - x_j - shift`` is ``-rij``, the package's
 convention. The energy of the owned atoms is differentiated by autograd with respect to these
@@ -197,6 +199,10 @@ class ICTPUnified:
             keys.PBC: torch.ones(1, 3, dtype=torch.bool, device=device),
             keys.BATCH: torch.zeros(n_atoms, dtype=torch.long, device=device),
             keys.N_ATOMS: torch.full((1,), n_atoms, dtype=torch.long, device=device),
+            # Layer t (of T) matters only for atoms at most T - 1 - t hops from the owned ones.
+            keys.LAYER_SIZES: torch.tensor(
+                [int((graph.depth <= self.n_layers - 1 - t).sum()) for t in range(self.n_layers)]
+            ),
         }
         with torch.enable_grad():
             energies = self.model(graph_dict)[keys.NODE_ENERGY][:nlocal]

@@ -128,3 +128,21 @@ def test_lammps_attributes_and_pickle_round_trip(model_file, tmp_path):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="torch.load"):
         unified.save(tmp_path / "ictp.pt")
+
+
+def test_each_layer_runs_on_the_atoms_that_need_it(model_file):
+    atoms = methanol_liquid((3, 3, 3), seed=7)
+    species = species_indices(atoms.numbers, (1, 6, 7, 8))
+    data = rank_data(atoms, species, CUTOFF, COMM)
+    unified = ICTPUnified(model_file)
+    rows = []
+    hooks = [layer.register_forward_hook(lambda m, args, out: rows.append((args[0].shape[0], out.shape[0])))
+             for layer in unified.model.layers]
+    unified.compute_forces(data)
+    for hook in hooks:
+        hook.remove()
+    graph = prune_pairs(data.nlocal, data.ntotal, data.pair_i, data.pair_j, 2)
+    n_first = int((graph.depth <= 1).sum())
+    # Layer 1 updates the atoms within one hop, layer 2 only the owned atoms; hop-2 atoms only send.
+    assert rows == [(graph.atoms.shape[0], n_first), (n_first, data.nlocal)]
+    assert data.nlocal < n_first < graph.atoms.shape[0] < data.ntotal
