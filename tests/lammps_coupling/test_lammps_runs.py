@@ -111,7 +111,10 @@ def test_nve_conserves_energy_as_the_ase_path_does(model_file, exported, tmp_pat
     dyn.attach(lambda: ase_rows.append((dyn.nsteps, md.get_potential_energy(), md.get_total_energy())), every)
     dyn.run(n_steps)
     ase = np.array(ase_rows)
-    assert np.array_equal(lammps[:, 0], ase[:, 0])
+    steps = np.intersect1d(lammps[:, 0], ase[:, 0])
+    assert steps.size >= n_steps // every  # LAMMPS may or may not print step 0
+    lammps = lammps[np.isin(lammps[:, 0], steps)]
+    ase = ase[np.isin(ase[:, 0], steps)]
     # The two integrators are the same algorithm: the first steps agree closely.
     np.testing.assert_allclose(lammps[:3, 1], ase[:3, 1], rtol=1e-7)
     spread_lammps, spread_ase = np.ptp(lammps[:, 2]), np.ptp(ase[:, 2])
