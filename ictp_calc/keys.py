@@ -16,6 +16,7 @@ CELL = "cell"  # [n_graphs, 3, 3] | cell vectors as rows, Å (zeros for molecule
 PBC = "pbc"  # [n_graphs, 3] bool | periodic directions
 BATCH = "batch"  # [n_atoms] int64 | graph index of each atom
 N_ATOMS = "n_atoms"  # [n_graphs] int64 | atoms per graph
+LAYER_SIZES = "layer_sizes"  # [n_layers] int64, optional | layer t updates only atoms 0..layer_sizes[t]-1
 
 # Outputs
 NODE_ENERGY = "energies"  # [n_atoms] | per-atom energy, eV

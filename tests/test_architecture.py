@@ -9,13 +9,14 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "ictp_calc"
 
 # Subpackage -> subpackages of ictp_calc it must never import.
 FORBIDDEN = {
-    "tensors": {"nn", "model", "data", "io", "calculator", "training", "cli", "md"},
-    "nn": {"model", "data", "io", "calculator", "training", "cli", "md"},
-    "model": {"io", "calculator", "training", "cli", "md"},
-    "data": {"model", "nn", "io", "calculator", "training", "cli", "md"},
-    "io": {"calculator", "training", "cli", "md"},
-    "md": {"training", "cli", "ipi"},
-    "ipi": {"training", "cli"},
+    "tensors": {"ipi", "lammps", "nn", "model", "data", "io", "calculator", "training", "cli", "md"},
+    "nn": {"ipi", "lammps", "model", "data", "io", "calculator", "training", "cli", "md"},
+    "model": {"ipi", "lammps", "io", "calculator", "training", "cli", "md"},
+    "data": {"ipi", "lammps", "model", "nn", "io", "calculator", "training", "cli", "md"},
+    "io": {"ipi", "lammps", "calculator", "training", "cli", "md"},
+    "md": {"training", "cli", "ipi", "lammps"},
+    "ipi": {"training", "cli", "lammps"},
+    "lammps": {"training", "cli", "md", "calculator", "ipi"},
 }
 
 

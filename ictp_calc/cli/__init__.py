@@ -7,6 +7,7 @@ import click
 
 from .. import __version__
 from .eval import eval_command
+from .export_lammps import export_lammps_command
 from .info import info_command
 from .optimize import optimize_command
 from .plot import plot_command
@@ -30,3 +31,4 @@ main.add_command(optimize_command)
 main.add_command(info_command)
 main.add_command(plot_command)
 main.add_command(serve_command)
+main.add_command(export_lammps_command)

@@ -35,8 +35,13 @@ class Layer(nn.Module):
         self.linear_out = RankLinear(P, F, l_out)
         self.skip = SpeciesLinear(F, F, S, min(l_in, l_out))
 
-    def forward(self, h, species, edge_attrs, edge_feats, layout: EdgeLayout) -> torch.Tensor:
+    def forward(
+        self, h, species, edge_attrs, edge_feats, layout: EdgeLayout, n_out: Optional[int] = None
+    ) -> torch.Tensor:
+        """``n_out``: update only the first ``n_out`` atoms (all of ``h`` still send messages)."""
         a = self.interaction(h, edge_attrs, edge_feats, layout)
+        if n_out is not None and n_out < h.shape[0]:
+            a, h, species = a[:n_out], h[:n_out], species[:n_out]
         out = self.linear_out(self.product(a, species))
         skip = self.skip(h, species)
         # Ranks above min(l_in, l_out) have no skip connection (spec §2.4).
@@ -47,7 +52,10 @@ class ICTPModel(nn.Module):
     """ICTP energy model. Parameters and arithmetic use ``config.dtype``; nothing global changes.
 
     Forward takes a graph dict (see :mod:`ictp_calc.keys`) and returns ``{energies [N], energy [G]}``,
-    both float64 whatever the model's dtype (forces follow the dtype of the positions).
+    both float64 whatever the model's dtype (forces follow the dtype of the positions). With the
+    optional ``layer_sizes``, layer ``t`` updates only the first ``layer_sizes[t]`` atoms (the
+    LAMMPS coupling orders atoms by their distance in hops from the ones whose energy it needs); the
+    other atoms' energies are then partial.
     Build one with :func:`ictp_calc.model.build_model`, which also sets the energy shift and scale.
     """
 
@@ -133,6 +141,22 @@ class ICTPModel(nn.Module):
         shift_vectors = torch.bmm(shifts.unsqueeze(1), edge_cell).squeeze(1)
         return positions.index_select(0, receiver) - positions.index_select(0, sender) - shift_vectors
 
+    def _edge_inputs(self, edge_index: torch.Tensor, vectors: torch.Tensor, n_nodes: int, n_receivers: int):
+        """Harmonics, radial features and slot layout of the edges into the first ``n_receivers`` atoms."""
+        c = self.config
+        if n_receivers < n_nodes:
+            keep = (edge_index[0] < n_receivers).nonzero().squeeze(-1)
+            edge_index, vectors = edge_index.index_select(1, keep), vectors.index_select(0, keep)
+        # Edge quantities live in the padded slot layout of the fused convolution; padding slots
+        # get a vector longer than the cutoff, hence exactly zero radial features and messages.
+        layout = edge_layout(edge_index, n_nodes, max_slots=max(256, (1 << 20) // c.n_hidden_feats))
+        padding = torch.tensor([2.0 * c.cutoff, 0.0, 0.0], dtype=self.dtype, device=vectors.device)
+        vectors = layout.to_slots(vectors, padding)  # [S, 3]
+        lengths = vectors.norm(dim=-1, keepdim=True)  # [S, 1]
+        edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, normalize=False)  # [S, (L_e+1)^2]
+        edge_feats = self.radial_embedding(lengths)  # [S, B]; exactly 0 beyond the cutoff
+        return edge_attrs, edge_feats, layout
+
     def forward(self, graph: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         c = self.config
         species = graph[keys.SPECIES]
@@ -142,19 +166,21 @@ class ICTPModel(nn.Module):
         # dropping them first makes a neighbor list with a skin cost no more than one without.
         inside = (vectors.detach().norm(dim=-1) < c.cutoff).nonzero().squeeze(-1)
         edge_index, vectors = edge_index.index_select(1, inside), vectors.index_select(0, inside)
-        # Edge quantities live in the padded slot layout of the fused convolution; padding slots
-        # get a vector longer than the cutoff, hence exactly zero radial features and messages.
-        layout = edge_layout(edge_index, species.shape[0], max_slots=max(256, (1 << 20) // c.n_hidden_feats))
-        padding = torch.tensor([2.0 * c.cutoff, 0.0, 0.0], dtype=self.dtype, device=species.device)
-        vectors = layout.to_slots(vectors, padding)  # [S, 3]
-        lengths = vectors.norm(dim=-1, keepdim=True)  # [S, 1]
-        edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, normalize=False)  # [S, (L_e+1)^2]
-        edge_feats = self.radial_embedding(lengths)  # [S, B]; exactly 0 beyond the cutoff
+        n_nodes = species.shape[0]
+        sizes = [n_nodes] * c.n_interactions
+        if keys.LAYER_SIZES in graph:
+            sizes = [min(int(n), n_nodes) for n in graph[keys.LAYER_SIZES].tolist()]
         h = self.embed(species)  # [N, 1, F]
-        node_energy = torch.zeros(species.shape[0], dtype=self.dtype, device=species.device)
-        for layer, readout in zip(self.layers, self.readouts):
-            h = layer(h, species, edge_attrs, edge_feats, layout)
-            node_energy = node_energy + readout(h[:, 0])
+        node_energy = torch.zeros(n_nodes, dtype=self.dtype, device=species.device)
+        edges, edges_for = None, None
+        for layer, readout, n_out in zip(self.layers, self.readouts, sizes):
+            if edges_for != (h.shape[0], n_out):
+                edges, edges_for = self._edge_inputs(edge_index, vectors, h.shape[0], n_out), (h.shape[0], n_out)
+            h = layer(h, species, *edges, n_out=n_out)
+            energy_t = readout(h[:, 0])
+            if n_out < n_nodes:
+                energy_t = torch.nn.functional.pad(energy_t, (0, n_nodes - n_out))
+            node_energy = node_energy + energy_t
         if c.isolated_atom_reference:
             node_energy = node_energy - self.isolated_atom_output().index_select(0, species)
         # Scale, shift (about -1000 eV per heavy atom) and the sum over atoms are float64 in any
