@@ -1,4 +1,4 @@
-"""ASE calculator for ICTP models: ``atoms.calc = ICTPCalculator("model.pt")``.
+"""ASE calculator for ICTP models: ``atoms.calc = ICTPCalculator("ictp-3bpa")`` or ``ICTPCalculator("model.pt")``.
 
 Conventions (see :mod:`ictp_calc.keys`): energies in eV, forces in eV/Å, stress in eV/Å³ as a Voigt
 6-vector ``(xx, yy, zz, yz, xz, xy)`` with ASE's sign (positive under tension).
@@ -47,10 +47,11 @@ from .data.checks import (
 )
 from .data.graph import species_indices
 from .data.neighbor_cache import NeighborCache
-from .io import file_checksum, load_model
+from .io import file_checksum, load_model, resolve_model
+from .io.model_file import model_units
 from .model import DTYPES, ICTPModel, compute_properties
 
-__all__ = ["ICTPCalculator"]
+__all__ = ["ICTPCalculator", "UnitsMismatchError"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 _DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
@@ -100,17 +101,44 @@ def _inference_model(model: ICTPModel, dtype: torch.dtype, device: torch.device,
     return model
 
 
+class UnitsMismatchError(ValueError):
+    """Unit factors given to the calculator that contradict the units recorded in the model file."""
+
+
+def _unit_factors(metadata: Dict[str, Any], given: Dict[str, Optional[float]]) -> tuple:
+    """``(energy_units_to_eV, length_units_to_A)``: the given ones, checked against the file's record."""
+    recorded = dict(zip(given, model_units(metadata))) if metadata else {}
+    factors = []
+    for name, value in given.items():
+        if value is None:
+            factors.append(recorded.get(name, 1.0))
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if recorded and not np.isclose(value, recorded[name], rtol=1e-9, atol=0.0):
+            units = metadata.get("units") or "eV and Å (files that record no units)"
+            raise UnitsMismatchError(
+                f"{name}={value:g} contradicts the model file, whose training data used {recorded[name]:g} "
+                f"({units}); leave {name} out to use the file's units"
+            )
+        factors.append(float(value))
+    return tuple(factors)
+
+
 class ICTPCalculator(Calculator):
     """ASE calculator of an ICTP model (see the module docstring for the design and policies).
 
     Args:
-        model: path of a model file (see :mod:`ictp_calc.io`) or an in-memory :class:`ICTPModel`. An
-            in-memory model is copied: the calculator freezes and converts its own copy, never yours.
+        model: path of a model file (see :mod:`ictp_calc.io`), the name of a shipped model (e.g.
+            ``"ictp-3bpa"``, see :func:`ictp_calc.io.shipped_models`), or an in-memory :class:`ICTPModel`.
+            An in-memory model is copied: the calculator freezes and converts its own copy, never yours.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         dtype: ``"float32"``/``"float64"`` (or the torch dtype) for inference; default the model's.
         skin: Verlet skin, Å (0 rebuilds the neighbor list at every call).
-        energy_units_to_eV: size of the model's energy unit in eV.
-        length_units_to_A: size of the model's length unit in Å.
+        energy_units_to_eV: size of the model's energy unit in eV; default the one its file records
+            (eV for a file that records none, 1 for an in-memory model). A value that contradicts the
+            file raises :class:`UnitsMismatchError`.
+        length_units_to_A: size of the model's length unit in Å; default and check as for energy.
         min_distance: Å; two atoms closer than this raise :class:`~ictp_calc.data.checks.CloseAtomsError`
             (0 disables the check). Must be below the cutoff.
         **kwargs: passed on to :class:`ase.calculators.calculator.Calculator` (``directory``, ``label``,
@@ -132,8 +160,8 @@ class ICTPCalculator(Calculator):
         device: Union[str, torch.device] = "auto",
         dtype: Union[None, str, torch.dtype] = None,
         skin: float = 0.0,
-        energy_units_to_eV: float = 1.0,
-        length_units_to_A: float = 1.0,
+        energy_units_to_eV: Optional[float] = None,
+        length_units_to_A: Optional[float] = None,
         min_distance: float = 0.1,
         **kwargs: Any,
     ):
@@ -141,16 +169,17 @@ class ICTPCalculator(Calculator):
         if unknown:  # ASE's Calculator would silently store a misspelled option as a parameter
             raise TypeError(f"ICTPCalculator got unexpected keyword argument(s) {unknown}")
         if isinstance(model, (str, os.PathLike)):
-            self.model_path: Optional[str] = os.path.abspath(os.fspath(model))
+            self.model_path: Optional[str] = resolve_model(model)
             loaded, self.metadata = load_model(self.model_path, "cpu")
             self.model_checksum: Optional[str] = file_checksum(self.model_path)
         elif isinstance(model, ICTPModel):
             self.model_path, self.model_checksum, self.metadata, loaded = None, None, {}, model
         else:
-            raise TypeError(f"model must be a model-file path or an ICTPModel, got {type(model).__name__}")
-        for name, value in (("energy_units_to_eV", energy_units_to_eV), ("length_units_to_A", length_units_to_A)):
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, got {value}")
+            raise TypeError(f"model must be a model-file path, a shipped model's name or an ICTPModel, "
+                            f"got {type(model).__name__}")
+        energy_units_to_eV, length_units_to_A = _unit_factors(
+            self.metadata, {"energy_units_to_eV": energy_units_to_eV, "length_units_to_A": length_units_to_A}
+        )
         self.device = _resolve_device(device)
         self.dtype = _resolve_dtype(dtype, loaded.dtype)
         self.model = _inference_model(loaded, self.dtype, self.device, copy=self.model_path is None)

@@ -17,8 +17,8 @@ EXIT_CODE_HELP = (
 )
 
 model_option = click.option(
-    "--model", type=click.Path(exists=True, dir_okay=False), default=None,
-    help="Model file. [default: the shipped 3BPA model, <repository>/models/ictp-3bpa.pt]",
+    "--model", default=None, metavar="FILE|NAME",
+    help="Model file, or the name of a shipped model (see 'ictp-md info'). [default: ictp-3bpa]",
 )
 
 

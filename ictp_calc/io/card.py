@@ -32,6 +32,7 @@ def model_card(path: str) -> Dict[str, Any]:
         "elements": meta.get("elements"),
         "cutoff_A": config.get("cutoff"),
         "dtype": config.get("dtype"),
+        "units": meta.get("units"),
         "n_parameters": n_parameters,
         "architecture": {k: config.get(k) for k in (
             "n_interactions", "n_hidden_feats", "n_product_feats", "l_max_hidden_feats", "l_max_edge_attrs",
@@ -53,6 +54,12 @@ def _unit(metric: str) -> str:
     return _UNITS.get(base, "")
 
 
+def _units_text(units) -> str:
+    if not units:
+        return "eV, Å (not recorded; files of this age were all trained on eV and Å)"
+    return f"energy {units.get('energy')}, length {units.get('length')}"
+
+
 def format_model_card(card: Dict[str, Any]) -> str:
     """The card as aligned text lines (for ``ictp-md info``)."""
     arch = card["architecture"]
@@ -63,6 +70,7 @@ def format_model_card(card: Dict[str, Any]) -> str:
         f"format       version {card['format_version']} (written by ictp_calc {card['package_version']})",
         f"elements     {', '.join(card['elements'] or [])}",
         f"cutoff       {card['cutoff_A']} Å",
+        f"units        {_units_text(card['units'])}",
         f"architecture {arch['n_interactions']} interactions, {arch['n_hidden_feats']} channels, "
         f"rank {arch['l_max_hidden_feats']} hidden / {arch['l_max_edge_attrs']} edge features, "
         f"correlation {arch['correlation']}",
