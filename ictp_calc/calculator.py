@@ -47,6 +47,7 @@ from .data.checks import (
 )
 from .data.graph import species_indices
 from .data.neighbor_cache import NeighborCache
+from .devices import resolve_device
 from .io import file_checksum, load_model, resolve_model
 from .io.model_file import model_units
 from .model import DTYPES, ICTPModel, compute_properties
@@ -56,24 +57,6 @@ __all__ = ["ICTPCalculator", "UnitsMismatchError"]
 PathLike = Union[str, "os.PathLike[str]"]
 _DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 _CALCULATOR_KWARGS = {"atoms", "directory", "label"}  # what ICTPCalculator passes on to ASE's Calculator
-
-
-def _resolve_device(device: Union[str, torch.device]) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else must name an available device."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"invalid device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from err
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available in this torch build/machine")
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
-    elif resolved.type != "cpu":
-        raise ValueError(f"unsupported device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
-    return resolved
 
 
 def _resolve_dtype(dtype: Union[None, str, torch.dtype], default: torch.dtype) -> torch.dtype:
@@ -180,7 +163,7 @@ class ICTPCalculator(Calculator):
         energy_units_to_eV, length_units_to_A = _unit_factors(
             self.metadata, {"energy_units_to_eV": energy_units_to_eV, "length_units_to_A": length_units_to_A}
         )
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.dtype = _resolve_dtype(dtype, loaded.dtype)
         self.model = _inference_model(loaded, self.dtype, self.device, copy=self.model_path is None)
         self.energy_units_to_eV, self.length_units_to_A = float(energy_units_to_eV), float(length_units_to_A)

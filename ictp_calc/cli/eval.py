@@ -9,7 +9,9 @@ import os
 import click
 
 from ..data.dataset import DatasetError
+from ..data.checks import NonFiniteOutputError
 from ..data.graph import UnknownElementError
+from ..devices import DeviceError
 from ..io import ModelFileError, file_checksum, load_model, resolve_model
 from ..training.evaluation import evaluate_file, format_table, validation_indices
 from ..training.metrics import METRIC_UNITS
@@ -50,7 +52,7 @@ def eval_command(model, data, as_json, parity, batch_size, device, energy_key, f
             results.append(
                 evaluate_file(net, item, batch_size, device, energy_key, forces_key, indices, keep_values=bool(parity))
             )
-    except (ModelFileError, DatasetError, UnknownElementError) as err:
+    except (ModelFileError, DatasetError, UnknownElementError, DeviceError, NonFiniteOutputError) as err:
         raise click.ClickException(str(err)) from err
     if as_json:
         payload = {

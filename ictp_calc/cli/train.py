@@ -7,7 +7,9 @@ import click
 from ..data.dataset import DatasetError
 from ..data.graph import UnknownElementError
 from ..training import ConfigError, TrainingError, load_run_config, train
+from ..devices import DeviceError
 from ..training.checkpoint import CheckpointError
+from ..training.loop import NonFiniteLossError
 from ..training.progress import ClickReporter
 from .options import DURATION
 
@@ -33,6 +35,10 @@ def train_command(config, resume, max_time, epochs, device, dtype, seed, split_s
     Writes best_model.pt, checkpoint.pt, log.jsonl, learning_curve.png, config.toml and
     summary.json to the output directory. Relative paths in CONFIG are relative to the working
     directory.
+
+    Exit codes: 0 success, 1 unusable configuration, data, device or checkpoint (the message names
+    the file and the structure), 2 usage error, 3 the loss became non-finite (the run diverged; the
+    last good checkpoint is kept).
     """
     try:
         run = load_run_config(config).with_overrides(
@@ -40,5 +46,8 @@ def train_command(config, resume, max_time, epochs, device, dtype, seed, split_s
             output_dir=output_dir,
         )
         train(run, resume=resume, max_time=max_time, reporter=ClickReporter(progress))
-    except (ConfigError, DatasetError, UnknownElementError, TrainingError, CheckpointError) as err:
+    except NonFiniteLossError as err:
+        click.echo(f"Error: {err}", err=True)
+        raise click.exceptions.Exit(3) from err
+    except (ConfigError, DatasetError, UnknownElementError, TrainingError, CheckpointError, DeviceError) as err:
         raise click.ClickException(str(err)) from err

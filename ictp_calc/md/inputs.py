@@ -12,7 +12,7 @@ from typing import Optional
 from ase import Atoms
 
 from ..calculator import ICTPCalculator
-from ..data.checks import StructureError, UnknownElementError
+from ..data.checks import StructureError, UnknownElementError, check_cell, check_finite_positions
 from ..io import DEFAULT_MODEL, ModelFileError, resolve_model
 from .errors import InputError
 
@@ -49,7 +49,8 @@ def read_structure(path: str, index: str = "-1") -> Atoms:
     """Read one structure (the last frame by default) with ``ase.io.read``.
 
     Raises:
-        InputError: missing, unreadable or empty file.
+        InputError: missing, unreadable or empty file; a non-finite position or a degenerate periodic
+            cell.
     """
     from ase.io import read
 
@@ -61,6 +62,11 @@ def read_structure(path: str, index: str = "-1") -> Atoms:
         raise InputError(f"cannot read structure file {path!r}: {err}") from err
     if isinstance(atoms, list) or len(atoms) == 0:
         raise InputError(f"structure file {path!r} holds no single non-empty structure at index {index}")
+    try:  # before anything is built from it (velocities, health monitor, neighbor lists)
+        check_finite_positions(atoms.positions)
+        check_cell(atoms.cell.array, atoms.pbc)
+    except StructureError as err:
+        raise InputError(f"structure file {path!r}: {err}") from err
     atoms.calc = None  # energies or forces stored in the file must never be mistaken for the model's
     return atoms
 
