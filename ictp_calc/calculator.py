@@ -96,7 +96,8 @@ def _unit_factors(metadata: Dict[str, Any], given: Dict[str, Optional[float]]) -
         if value is None:
             factors.append(recorded.get(name, 1.0))
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not (np.isfinite(value) and value > 0):
+        numeric = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+        if not (numeric and np.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive number, got {value!r}")
         if recorded and not np.isclose(value, recorded[name], rtol=1e-9, atol=0.0):
             units = metadata.get("units") or "eV and Å (files that record no units)"

@@ -47,5 +47,5 @@ def test_ci_runs_the_readme_install_and_test_lines_verbatim():
     # The test extra brings what the suite needs: the docs build and an offline wheel build.
     setup = (REPO / "setup.cfg").read_text()
     extra = setup.split("test =", 1)[1].split("bench =", 1)[0]
-    for requirement in ("pytest", "setuptools", "sphinx", "myst-parser", "furo", "sphinx-click"):
+    for requirement in ("pytest", "ruff", "setuptools", "sphinx", "myst-parser", "furo", "sphinx-click"):
         assert requirement in extra, requirement

@@ -11,6 +11,7 @@ from ..devices import DeviceError
 from ..training.checkpoint import CheckpointError
 from ..training.loop import NonFiniteLossError
 from ..training.progress import ClickReporter
+from .md_common import exit_codes
 from .options import DURATION
 
 __all__ = ["train_command"]
@@ -38,8 +39,14 @@ def train_command(config, resume, max_time, epochs, device, dtype, seed, split_s
 
     Exit codes: 0 success, 1 unusable configuration, data, device or checkpoint (the message names
     the file and the structure), 2 usage error, 3 the loss became non-finite (the run diverged; the
-    last good checkpoint is kept).
+    last good checkpoint is kept), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (the last
+    checkpoint is kept; --resume continues from it).
     """
+    with exit_codes("training", "; the last checkpoint is kept, continue with --resume"):
+        _train(config, resume, max_time, epochs, device, dtype, seed, split_seed, output_dir, assignments, progress)
+
+
+def _train(config, resume, max_time, epochs, device, dtype, seed, split_seed, output_dir, assignments, progress):
     try:
         run = load_run_config(config).with_overrides(
             assignments, epochs=epochs, device=device, dtype=dtype, seed=seed, split_seed=split_seed,

@@ -78,8 +78,6 @@ def test_installed_ictp_md_runs_3bpa_without_model_option(installed, tmp_path):
     result = subprocess.run([str(ictp_md), "run", "start.xyz", "--steps", "4", "--interval", "2", "--device", "cpu",
                              "--no-progress"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    import json
-
     manifest = json.loads((tmp_path / "start_md" / "manifest.json").read_text())
     assert manifest["model_path"].startswith(str(ictp_md.parent.parent))
     assert manifest["segments"][-1]["status"] == "completed" and manifest["segments"][-1]["last_step"] == 4

@@ -61,7 +61,8 @@ def test_calculator_and_cli_take_a_shipped_name(tmp_path):
                                        "--no-progress", "--output-dir", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "manifest.json").read_text())["model_path"] == str(SHIPPED)
-    result = CliRunner().invoke(main, ["run", str(BPA_START), "--model", "ictp-4bpa", "--output-dir", str(tmp_path / "x")])
+    result = CliRunner().invoke(main, ["run", str(BPA_START), "--model", "ictp-4bpa",
+                                       "--output-dir", str(tmp_path / "x")])
     assert result.exit_code == 5 and "'ictp-4bpa' does not exist" in result.output
     assert "shipped models: ictp-3bpa" in result.output
 
