@@ -30,6 +30,7 @@ Design:
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -52,7 +53,7 @@ from .io import file_checksum, load_model, resolve_model
 from .io.model_file import model_units
 from .model import DTYPES, ICTPModel, compute_properties
 
-__all__ = ["ICTPCalculator", "UnitsMismatchError"]
+__all__ = ["ICTPCalculator", "OutOfDomainWarning", "UnitsMismatchError"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 _DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
@@ -82,6 +83,24 @@ def _inference_model(model: ICTPModel, dtype: torch.dtype, device: torch.device,
     # Inference only: no parameter gradients, so the backward pass for forces is cheaper.
     model.requires_grad_(False)
     return model
+
+
+class OutOfDomainWarning(UserWarning):
+    """A structure has an element pair closer than any in the model's training data."""
+
+
+def _domain_thresholds(metadata: Dict[str, Any], atomic_numbers: Sequence[int], length_to_A: float) -> np.ndarray:
+    """``[S, S]`` shortest training distance per species pair, Å (0 where none is recorded)."""
+    from .data.statistics import pair_key
+
+    statistics = ((metadata.get("training") or {}).get("statistics") or {})
+    recorded = statistics.get("shortest_distances_A") or {}
+    n = len(atomic_numbers)
+    table = np.zeros((n, n))
+    for a in range(n):
+        for b in range(n):
+            table[a, b] = float(recorded.get(pair_key(atomic_numbers[a], atomic_numbers[b]), 0.0)) * length_to_A
+    return table
 
 
 class UnitsMismatchError(ValueError):
@@ -175,6 +194,8 @@ class ICTPCalculator(Calculator):
         self.skin = float(skin)
         self.neighbors = NeighborCache(self.cutoff, self.skin)  # validates skin
         self.n_evaluations = 0
+        self.domain_A = _domain_thresholds(self.metadata, self.model.config.atomic_numbers, self.length_units_to_A)
+        self._warned_for: Optional[tuple] = None  # the structure last warned about (out of domain)
         self._species: Optional[tuple] = None  # (numbers, species indices) last validated
         self._valid_cell: Optional[tuple] = None  # (cell, pbc) last validated
         self._static: Optional[Dict[str, torch.Tensor]] = None  # device tensors of the current list
@@ -218,6 +239,7 @@ class ICTPCalculator(Calculator):
         self._check_cell(cell, pbc)
         receiver, sender, shifts = self.neighbors.update(positions, cell, pbc, numbers)
         check_min_distance(positions, cell, receiver, sender, shifts, self.min_distance, numbers)
+        self._check_domain(target, positions, cell, species, receiver, sender, shifts)
         graph = self._graph(positions, cell, pbc, species, receiver, sender, shifts)
         stress = bool(pbc.all())
         self.results = self._results(self._evaluate(graph, stress), len(atoms), stress)
@@ -231,6 +253,31 @@ class ICTPCalculator(Calculator):
         # enable_grad: forces are gradients, even when the caller runs under torch.no_grad().
         with torch.enable_grad():
             return compute_properties(self.model, graph, forces=True, stress=stress)
+
+    def _check_domain(self, target, positions, cell, species, receiver, sender, shifts) -> None:
+        """Warn (:class:`OutOfDomainWarning`, once per structure) when an element pair is closer than
+        the shortest distance of that pair in the training data (recorded in the model file)."""
+        if not len(receiver) or not self.domain_A.any():
+            return
+        a, b = species[receiver], species[sender]
+        limits = self.domain_A[a, b]
+        vectors = positions[receiver] - positions[sender] - shifts @ cell
+        lengths = np.sqrt(np.einsum("ei,ei->e", vectors, vectors))
+        below = np.flatnonzero(lengths < limits)
+        identity = (id(target), len(species))
+        if not len(below) or self._warned_for == identity:
+            return
+        self._warned_for = identity
+        k = below[np.argmin(lengths[below] / limits[below])]
+        i, j = int(receiver[k]), int(sender[k])
+        from ase.data import chemical_symbols
+
+        zs = self.model.config.atomic_numbers
+        warnings.warn(OutOfDomainWarning(
+            f"atoms {i} ({chemical_symbols[zs[a[k]]]}) and {j} ({chemical_symbols[zs[b[k]]]}) are {lengths[k]:.3f} Å "
+            f"apart, closer than any such pair in the model's training data ({limits[k]:.3f} Å); "
+            f"{len(below) // 2 or 1} pair(s) are below it: the predictions are extrapolations"
+        ), stacklevel=2)
 
     def _species_of(self, numbers: np.ndarray) -> np.ndarray:
         """Species indices ``[N]``; validated again only when the atomic numbers change."""

@@ -22,6 +22,7 @@ def model_card(path: str) -> Dict[str, Any]:
     config, meta = payload["config"], payload["metadata"]
     training = meta.get("training") or {}
     data = training.get("data") or {}
+    statistics = training.get("statistics") or {}
     n_parameters = meta.get("n_parameters") or sum(int(t.numel()) for t in payload["state_dict"].values())
     return {
         "file": os.path.abspath(path),
@@ -38,6 +39,8 @@ def model_card(path: str) -> Dict[str, Any]:
             "n_interactions", "n_hidden_feats", "n_product_feats", "l_max_hidden_feats", "l_max_edge_attrs",
             "correlation", "n_basis", "radial_mlp", "readout_mlp", "avg_n_neighbors")},
         "atomic_energies_eV": dict(zip(meta.get("elements") or [], meta.get("atomic_energies") or [])),
+        "energy_shift_eV": dict(zip(meta.get("elements") or [], statistics.get("energy_shift") or [])),
+        "shortest_distances_A": statistics.get("shortest_distances_A"),
         "training": {
             "train_file": data.get("train_file"), "train_file_sha256": data.get("train_file_sha256"),
             "valid_file": data.get("valid_file"), "n_train": data.get("n_train"), "n_valid": data.get("n_valid"),
@@ -86,6 +89,14 @@ def format_model_card(card: Dict[str, Any]) -> str:
         )
         if training.get("e0_source"):
             lines.append(f"E0           {training['e0_source']}")
+    rows = (("atomic_energies_eV", "E0 values", "eV", 4), ("energy_shift_eV", "shifts", "eV", 4),
+            ("shortest_distances_A", "closest", "Å", 3))
+    for key, title, unit, digits in rows:
+        if card[key]:
+            values = ", ".join(f"{name} {value:.{digits}f}" for name, value in card[key].items())
+            lines.append(f"{title:<12s} {values} {unit}")
+    if card["shortest_distances_A"]:
+        lines.append("             (shortest training distance per pair; the calculator warns below it)")
     validation = card["validation"] or {}
     if validation:
         lines.append("validation")

@@ -88,6 +88,7 @@ def _metadata(run: RunConfig, data: PreparedData, state: TrainState, statistics)
                 "avg_n_neighbors": statistics.avg_n_neighbors,
                 "energy_scale": statistics.energy_scale,
                 "energy_shift": list(statistics.energy_shift),
+                "shortest_distances_A": statistics.shortest_distances_A,
             },
             "config": run.to_dict(),
         }
