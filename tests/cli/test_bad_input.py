@@ -1,7 +1,6 @@
 """Bad input gets a typed error from Python and, from ``ictp-md``, a message and a non-zero exit code
 (never a traceback): data files for train and eval, devices, structures for run, model files."""
 
-import json
 import math
 import os
 import sys
@@ -57,6 +56,8 @@ def _bad_frames(tmp_path, kind):
         bad.positions[2, 0] = np.nan
     elif kind == "zero_cell":
         bad.pbc = True  # the cell is all zero
+    elif kind == "empty":
+        bad = Atoms()
     frames[3] = _labelled(bad)
     write(path, frames, format="extxyz")
     return path
@@ -66,6 +67,7 @@ def _bad_frames(tmp_path, kind):
     ("coincident", "closer than the minimum distance"),
     ("nan_position", "non-finite positions"),
     ("zero_cell", "pbc is True along cell vector 0 but that vector is zero"),
+    ("empty", "the structure has no atoms"),
 ])
 def test_unusable_training_frame_names_file_and_index(tmp_path, kind, message):
     path = _bad_frames(tmp_path, kind)
@@ -184,10 +186,3 @@ def test_md_settings_from_dict_rejects_unknown_keys():
         MDSettings.from_dict({**settings.to_dict(), "temprature_K": 500.0})
 
 
-def test_manifest_of_run_is_json(tmp_path):
-    """Sanity: the run used by the tests above writes a manifest (guards the helper imports)."""
-    out = tmp_path / "o"
-    result = _invoke("run", BPA_START, "--model", tiny_model(tmp_path / "m.pt"), "--steps", 2, "--output-dir", out,
-                     "--device", "cpu", "--no-progress")
-    assert result.exit_code == 0, result.output
-    assert json.loads((out / "manifest.json").read_text())["segments"][0]["status"] == "completed"
