@@ -49,8 +49,11 @@ def _wait_for(path: Path, process, timeout=120.0):
 def test_signal_writes_checkpoint_marks_manifest_and_exits(tmp_path, signum, code):
     model = tiny_model(tmp_path / "m.pt")
     out = tmp_path / "my run"
+    # A random model, at 1 K with 0.01 fs steps and no health monitor (a random model heats up): nothing
+    # stops the run before the signal, however late it comes (checked for 5000 steps).
     process = _start(tmp_path, "run", BPA_START, "--model", model, "--steps", 100000, "--device", "cpu",
-                     "--output-dir", out, "--no-progress", "--interval", 1)
+                     "--output-dir", out, "--no-progress", "--interval", 1, "--temperature-K", 1,
+                     "--timestep-fs", 0.01, "--no-health")
     _wait_for(out / "log.csv", process)
     time.sleep(0.5)
     process.send_signal(signum)
