@@ -48,9 +48,15 @@ def test_optimize_turns_ctrl_c_into_run_interrupted_with_the_last_structure(tmp_
     assert info.value.exit_code == 130 and out.is_file()
 
 
+def _default_sigint():
+    """Ctrl-C as a terminal sends it: a shell's background job (e.g. a CI step) inherits SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(cwd, *args):
     return subprocess.Popen([ICTP_MD, *map(str, args)], cwd=cwd, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def _wait_for(path: Path, process, timeout=180.0):
