@@ -62,7 +62,9 @@ def plain(steps: int, inner) -> float:
     atoms = read(START)
     calc = Stamped(inner)
     atoms.calc = calc
-    Langevin(atoms, 0.5 * units.fs, temperature_K=300, friction=0.01, fixcm=False, rng=np.random.default_rng(0)).run(steps)
+    dynamics = Langevin(atoms, 0.5 * units.fs, temperature_K=300, friction=0.01, fixcm=False,
+                        rng=np.random.default_rng(0))
+    dynamics.run(steps)
     return median_interval_ms(calc.stamps)
 
 

@@ -36,7 +36,7 @@ def main():
     parser.add_argument("--fmax", type=float, default=0.01, help="convergence threshold, eV/Å")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--output", default="3bpa_optimized.xyz")
+    parser.add_argument("--output", default=os.path.join("02_optimize_3bpa_output", "3bpa_optimized.xyz"))
     parser.add_argument("--short", action="store_true", help="3 optimizer steps (a smoke test)")
     args = parser.parse_args()
 
@@ -46,6 +46,7 @@ def main():
     e_start = atoms.get_potential_energy()
     f_start = np.linalg.norm(atoms.get_forces(), axis=1).max()
 
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)  # outputs in a folder of their own
     trajectory = os.path.splitext(args.output)[0] + ".traj"
     optimizer = BFGS(atoms, trajectory=trajectory, logfile="-")  # logs each step to stdout
     converged = optimizer.run(fmax=args.fmax, steps=3 if args.short else args.steps)

@@ -1,4 +1,4 @@
-"""ASE calculator for ICTP models: ``atoms.calc = ICTPCalculator("model.pt")``.
+"""ASE calculator for ICTP models: ``atoms.calc = ICTPCalculator("ictp-3bpa")`` or ``ICTPCalculator("model.pt")``.
 
 Conventions (see :mod:`ictp_calc.keys`): energies in eV, forces in eV/Å, stress in eV/Å³ as a Voigt
 6-vector ``(xx, yy, zz, yz, xz, xy)`` with ASE's sign (positive under tension).
@@ -30,6 +30,7 @@ Design:
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -47,32 +48,16 @@ from .data.checks import (
 )
 from .data.graph import species_indices
 from .data.neighbor_cache import NeighborCache
-from .io import file_checksum, load_model
+from .devices import resolve_device
+from .io import file_checksum, load_model, resolve_model
+from .io.model_file import model_units
 from .model import DTYPES, ICTPModel, compute_properties
 
-__all__ = ["ICTPCalculator"]
+__all__ = ["ICTPCalculator", "OutOfDomainWarning", "UnitsMismatchError"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 _DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 _CALCULATOR_KWARGS = {"atoms", "directory", "label"}  # what ICTPCalculator passes on to ASE's Calculator
-
-
-def _resolve_device(device: Union[str, torch.device]) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else must name an available device."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"invalid device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from err
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available in this torch build/machine")
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
-    elif resolved.type != "cpu":
-        raise ValueError(f"unsupported device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
-    return resolved
 
 
 def _resolve_dtype(dtype: Union[None, str, torch.dtype], default: torch.dtype) -> torch.dtype:
@@ -100,17 +85,63 @@ def _inference_model(model: ICTPModel, dtype: torch.dtype, device: torch.device,
     return model
 
 
+class OutOfDomainWarning(UserWarning):
+    """A structure has an element pair closer than any in the model's training data."""
+
+
+def _domain_thresholds(metadata: Dict[str, Any], atomic_numbers: Sequence[int], length_to_A: float) -> np.ndarray:
+    """``[S, S]`` shortest training distance per species pair, Å (0 where none is recorded)."""
+    from .data.statistics import pair_key
+
+    statistics = ((metadata.get("training") or {}).get("statistics") or {})
+    recorded = statistics.get("shortest_distances_A") or {}
+    n = len(atomic_numbers)
+    table = np.zeros((n, n))
+    for a in range(n):
+        for b in range(n):
+            table[a, b] = float(recorded.get(pair_key(atomic_numbers[a], atomic_numbers[b]), 0.0)) * length_to_A
+    return table
+
+
+class UnitsMismatchError(ValueError):
+    """Unit factors given to the calculator that contradict the units recorded in the model file."""
+
+
+def _unit_factors(metadata: Dict[str, Any], given: Dict[str, Optional[float]]) -> tuple:
+    """``(energy_units_to_eV, length_units_to_A)``: the given ones, checked against the file's record."""
+    recorded = dict(zip(given, model_units(metadata))) if metadata else {}
+    factors = []
+    for name, value in given.items():
+        if value is None:
+            factors.append(recorded.get(name, 1.0))
+            continue
+        numeric = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+        if not (numeric and np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if recorded and not np.isclose(value, recorded[name], rtol=1e-9, atol=0.0):
+            units = metadata.get("units") or "eV and Å (files that record no units)"
+            raise UnitsMismatchError(
+                f"{name}={value:g} contradicts the model file, whose training data used {recorded[name]:g} "
+                f"({units}); leave {name} out to use the file's units"
+            )
+        factors.append(float(value))
+    return tuple(factors)
+
+
 class ICTPCalculator(Calculator):
     """ASE calculator of an ICTP model (see the module docstring for the design and policies).
 
     Args:
-        model: path of a model file (see :mod:`ictp_calc.io`) or an in-memory :class:`ICTPModel`. An
-            in-memory model is copied: the calculator freezes and converts its own copy, never yours.
+        model: path of a model file (see :mod:`ictp_calc.io`), the name of a shipped model (e.g.
+            ``"ictp-3bpa"``, see :func:`ictp_calc.io.shipped_models`), or an in-memory :class:`ICTPModel`.
+            An in-memory model is copied: the calculator freezes and converts its own copy, never yours.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         dtype: ``"float32"``/``"float64"`` (or the torch dtype) for inference; default the model's.
         skin: Verlet skin, Å (0 rebuilds the neighbor list at every call).
-        energy_units_to_eV: size of the model's energy unit in eV.
-        length_units_to_A: size of the model's length unit in Å.
+        energy_units_to_eV: size of the model's energy unit in eV; default the one its file records
+            (eV for a file that records none, 1 for an in-memory model). A value that contradicts the
+            file raises :class:`UnitsMismatchError`.
+        length_units_to_A: size of the model's length unit in Å; default and check as for energy.
         min_distance: Å; two atoms closer than this raise :class:`~ictp_calc.data.checks.CloseAtomsError`
             (0 disables the check). Must be below the cutoff.
         **kwargs: passed on to :class:`ase.calculators.calculator.Calculator` (``directory``, ``label``,
@@ -132,8 +163,8 @@ class ICTPCalculator(Calculator):
         device: Union[str, torch.device] = "auto",
         dtype: Union[None, str, torch.dtype] = None,
         skin: float = 0.0,
-        energy_units_to_eV: float = 1.0,
-        length_units_to_A: float = 1.0,
+        energy_units_to_eV: Optional[float] = None,
+        length_units_to_A: Optional[float] = None,
         min_distance: float = 0.1,
         **kwargs: Any,
     ):
@@ -141,17 +172,18 @@ class ICTPCalculator(Calculator):
         if unknown:  # ASE's Calculator would silently store a misspelled option as a parameter
             raise TypeError(f"ICTPCalculator got unexpected keyword argument(s) {unknown}")
         if isinstance(model, (str, os.PathLike)):
-            self.model_path: Optional[str] = os.path.abspath(os.fspath(model))
+            self.model_path: Optional[str] = resolve_model(model)
             loaded, self.metadata = load_model(self.model_path, "cpu")
             self.model_checksum: Optional[str] = file_checksum(self.model_path)
         elif isinstance(model, ICTPModel):
             self.model_path, self.model_checksum, self.metadata, loaded = None, None, {}, model
         else:
-            raise TypeError(f"model must be a model-file path or an ICTPModel, got {type(model).__name__}")
-        for name, value in (("energy_units_to_eV", energy_units_to_eV), ("length_units_to_A", length_units_to_A)):
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, got {value}")
-        self.device = _resolve_device(device)
+            raise TypeError(f"model must be a model-file path, a shipped model's name or an ICTPModel, "
+                            f"got {type(model).__name__}")
+        energy_units_to_eV, length_units_to_A = _unit_factors(
+            self.metadata, {"energy_units_to_eV": energy_units_to_eV, "length_units_to_A": length_units_to_A}
+        )
+        self.device = resolve_device(device)
         self.dtype = _resolve_dtype(dtype, loaded.dtype)
         self.model = _inference_model(loaded, self.dtype, self.device, copy=self.model_path is None)
         self.energy_units_to_eV, self.length_units_to_A = float(energy_units_to_eV), float(length_units_to_A)
@@ -162,6 +194,8 @@ class ICTPCalculator(Calculator):
         self.skin = float(skin)
         self.neighbors = NeighborCache(self.cutoff, self.skin)  # validates skin
         self.n_evaluations = 0
+        self.domain_A = _domain_thresholds(self.metadata, self.model.config.atomic_numbers, self.length_units_to_A)
+        self._warned_for: Optional[tuple] = None  # the structure last warned about (out of domain)
         self._species: Optional[tuple] = None  # (numbers, species indices) last validated
         self._valid_cell: Optional[tuple] = None  # (cell, pbc) last validated
         self._static: Optional[Dict[str, torch.Tensor]] = None  # device tensors of the current list
@@ -205,6 +239,7 @@ class ICTPCalculator(Calculator):
         self._check_cell(cell, pbc)
         receiver, sender, shifts = self.neighbors.update(positions, cell, pbc, numbers)
         check_min_distance(positions, cell, receiver, sender, shifts, self.min_distance, numbers)
+        self._check_domain(target, positions, cell, species, receiver, sender, shifts)
         graph = self._graph(positions, cell, pbc, species, receiver, sender, shifts)
         stress = bool(pbc.all())
         self.results = self._results(self._evaluate(graph, stress), len(atoms), stress)
@@ -218,6 +253,31 @@ class ICTPCalculator(Calculator):
         # enable_grad: forces are gradients, even when the caller runs under torch.no_grad().
         with torch.enable_grad():
             return compute_properties(self.model, graph, forces=True, stress=stress)
+
+    def _check_domain(self, target, positions, cell, species, receiver, sender, shifts) -> None:
+        """Warn (:class:`OutOfDomainWarning`, once per structure) when an element pair is closer than
+        the shortest distance of that pair in the training data (recorded in the model file)."""
+        if not len(receiver) or not self.domain_A.any():
+            return
+        a, b = species[receiver], species[sender]
+        limits = self.domain_A[a, b]
+        vectors = positions[receiver] - positions[sender] - shifts @ cell
+        lengths = np.sqrt(np.einsum("ei,ei->e", vectors, vectors))
+        below = np.flatnonzero(lengths < limits)
+        identity = (id(target), len(species))
+        if not len(below) or self._warned_for == identity:
+            return
+        self._warned_for = identity
+        k = below[np.argmin(lengths[below] / limits[below])]
+        i, j = int(receiver[k]), int(sender[k])
+        from ase.data import chemical_symbols
+
+        zs = self.model.config.atomic_numbers
+        warnings.warn(OutOfDomainWarning(
+            f"atoms {i} ({chemical_symbols[zs[a[k]]]}) and {j} ({chemical_symbols[zs[b[k]]]}) are {lengths[k]:.3f} Å "
+            f"apart, closer than any such pair in the model's training data ({limits[k]:.3f} Å); "
+            f"{len(below) // 2 or 1} pair(s) are below it: the predictions are extrapolations"
+        ), stacklevel=2)
 
     def _species_of(self, numbers: np.ndarray) -> np.ndarray:
         """Species indices ``[N]``; validated again only when the atomic numbers change."""

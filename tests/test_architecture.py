@@ -9,14 +9,15 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "ictp_calc"
 
 # Subpackage -> subpackages of ictp_calc it must never import.
 FORBIDDEN = {
-    "tensors": {"ipi", "lammps", "nn", "model", "data", "io", "calculator", "training", "cli", "md"},
-    "nn": {"ipi", "lammps", "model", "data", "io", "calculator", "training", "cli", "md"},
-    "model": {"ipi", "lammps", "io", "calculator", "training", "cli", "md"},
-    "data": {"ipi", "lammps", "model", "nn", "io", "calculator", "training", "cli", "md"},
-    "io": {"ipi", "lammps", "calculator", "training", "cli", "md"},
+    "tensors": {"ipi", "lammps", "predict", "nn", "model", "data", "io", "calculator", "training", "cli", "md"},
+    "nn": {"ipi", "lammps", "predict", "model", "data", "io", "calculator", "training", "cli", "md"},
+    "model": {"ipi", "lammps", "predict", "io", "calculator", "training", "cli", "md"},
+    "data": {"ipi", "lammps", "predict", "model", "nn", "io", "calculator", "training", "cli", "md"},
+    "io": {"ipi", "lammps", "predict", "calculator", "training", "cli", "md"},
     "md": {"training", "cli", "ipi", "lammps"},
     "ipi": {"training", "cli", "lammps"},
     "lammps": {"training", "cli", "md", "calculator", "ipi"},
+    "predict": {"calculator", "training", "cli", "md", "ipi", "lammps"},
 }
 
 

@@ -39,16 +39,16 @@ DOCS = REPO / "docs"
 SHIPPED_MODEL = "models/ictp-3bpa.pt"  # as the docs write it, relative to the working directory
 SHORT_STEPS = 2  # loop length of MD and optimization snippets with the tiny stand-in model
 STRUCTURE_FILES = ("3bpa.xyz",)  # structure paths the runnable blocks may read
-# Subcommands of issue 5 that the docs describe while they are being written: their command lines
-# are checked once they exist and skipped (with this reason) until then.
-PENDING_COMMANDS = {"run", "optimize", "info", "plot"}
 
 _BLOCK = re.compile(
-    r"^(?P<fence>`{3,})\{code-block\}\s+python[ \t]*\n(?P<options>(?::[\w-]+:[^\n]*\n)*)\n?(?P<code>.*?)^(?P=fence)[ \t]*$",
+    r"^(?P<fence>`{3,})\{code-block\}\s+python[ \t]*\n(?P<options>(?::[\w-]+:[^\n]*\n)*)\n?"
+    r"(?P<code>.*?)^(?P=fence)[ \t]*$",
     re.M | re.S,
 )
 _NAME = re.compile(r"^:name:\s*(run-[\w-]+)\s*$", re.M)
-_CONSOLE = re.compile(r"^(`{3,})(?:console|bash|shell|\{code-block\}\s+(?:console|bash))[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
+_CONSOLE = re.compile(
+    r"^(`{3,})(?:console|bash|shell|\{code-block\}\s+(?:console|bash))[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S
+)
 
 
 def doc_pages() -> List[Path]:
@@ -164,11 +164,6 @@ def test_runnable_blocks_exist_and_are_unique():
 
 @pytest.mark.parametrize("page,name,code", BLOCKS, ids=[f"{p}:{n}" for p, n, _ in BLOCKS])
 def test_runnable_block(page, name, code, doc_workdir, doc_files, capsys):
-    if re.search(r"^\s*from ictp_calc\.md\b|^\s*import ictp_calc\.md\b", code, re.M):
-        try:
-            import ictp_calc.md  # noqa: F401
-        except ImportError as err:  # issue 5 in progress
-            pytest.skip(f"ictp_calc.md is not importable yet ({err})")
     if doc_files["tiny"]:
         code = _shorten(code)
     namespace = {"__name__": "__main__"}
@@ -196,32 +191,24 @@ def _option_names(command) -> set:
 
 def test_documented_command_lines_exist():
     commands = _commands()
-    pending, checked = set(), 0
+    checked = 0
     for page, argv in command_lines():
         if argv[:1] in (["--version"], ["--help"]):
             continue
         assert argv, f"{page}: bare 'ictp-md'"
         name = argv[0]
-        if name not in commands:
-            assert name in PENDING_COMMANDS, f"{page}: 'ictp-md {name}' is not a command of ictp-md"
-            pending.add(name)
-            continue
+        assert name in commands, f"{page}: 'ictp-md {name}' is not a command of ictp-md"
         options = _option_names(commands[name])
         for token in argv[1:]:
             if token.startswith("--"):
                 assert token.split("=", 1)[0] in options, f"{page}: 'ictp-md {name}' has no option {token}"
         checked += 1
     assert checked, "no ictp-md command line was checked"
-    if pending:
-        pytest.skip(f"ictp-md {', '.join(sorted(pending))} not written yet (issue 5); their command lines are unchecked")
 
 
 def test_documented_md_options_exist():
     """Every ``--option`` in the MD guide and the quickstart is an option of some ictp-md command."""
     commands = _commands()
-    missing = PENDING_COMMANDS - set(commands)
-    if missing:
-        pytest.skip(f"ictp-md {', '.join(sorted(missing))} not written yet (issue 5)")
     known = set().union(*(_option_names(c) for c in commands.values()))
     for page in ("guides/md.md", "quickstart.md"):
         text = (DOCS / page).read_text(encoding="utf-8")

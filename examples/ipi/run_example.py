@@ -11,7 +11,8 @@ pair, temperature per ensemble, and the dihedrals at 300 K against plain MD (REM
 folder ``ipi_nvt`` next to ``ipi_remd`` is the plain MD); quantum (centroid-virial) against classical
 kinetic energy (PIMD).
 ``--kill-client-at STEP`` kills the first client once i-PI has passed STEP and starts a new one on
-the same socket: the run goes on. ``--stop-at STEP`` stops i-PI cleanly after STEP (a file named EXIT in its folder); ``--restart``
+the same socket: the run goes on. ``--stop-at STEP`` stops i-PI cleanly after STEP (a file named EXIT in its
+folder); ``--restart``
 then continues from i-PI's RESTART file with new clients on a new socket.
 ``--batch-size N`` lets i-PI hand N replicas or beads to a client at once, evaluated in one model call.
 ``--short`` runs a few dozen steps (the tests use it). Needs i-PI: ``pip install -e '.[ipi]'``.

@@ -11,6 +11,7 @@ from .export_lammps import export_lammps_command
 from .info import info_command
 from .optimize import optimize_command
 from .plot import plot_command
+from .predict import predict_command
 from .run import run_command
 from .serve import serve_command
 from .train import train_command
@@ -26,6 +27,7 @@ def main():
 
 main.add_command(train_command)
 main.add_command(eval_command)
+main.add_command(predict_command)
 main.add_command(run_command)
 main.add_command(optimize_command)
 main.add_command(info_command)

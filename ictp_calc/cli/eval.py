@@ -9,8 +9,10 @@ import os
 import click
 
 from ..data.dataset import DatasetError
+from ..data.checks import NonFiniteOutputError
 from ..data.graph import UnknownElementError
-from ..io import ModelFileError, file_checksum, load_model
+from ..devices import DeviceError
+from ..io import ModelFileError, file_checksum, load_model, resolve_model
 from ..training.evaluation import evaluate_file, format_table, validation_indices
 from ..training.metrics import METRIC_UNITS
 
@@ -23,7 +25,7 @@ def _finite(value):
 
 
 @click.command("eval")
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("model")
 @click.argument("data", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--parity", type=click.Path(dir_okay=False), help="Write a parity plot (PNG) here.")
@@ -34,12 +36,15 @@ def _finite(value):
 @click.option("--valid-split", is_flag=True,
               help="Evaluate only the validation structures recorded in MODEL (on its training file).")
 def eval_command(model, data, as_json, parity, batch_size, device, energy_key, forces_key, valid_split):
-    """Evaluate MODEL on each DATA file (extxyz; FILE@INDEX selects structures, e.g. data.xyz@:5).
+    """Evaluate MODEL (a file or a shipped model's name) on each DATA file.
+
+    DATA files are extxyz; FILE@INDEX selects structures, e.g. data.xyz@:5.
 
     Energies: RMSE and MAE of the total energy (meV) and per atom (meV/atom); forces: per
     component (meV/Å).
     """
     try:
+        model = resolve_model(model)
         net, metadata = load_model(model)
         results = []
         for item in data:
@@ -47,7 +52,7 @@ def eval_command(model, data, as_json, parity, batch_size, device, energy_key, f
             results.append(
                 evaluate_file(net, item, batch_size, device, energy_key, forces_key, indices, keep_values=bool(parity))
             )
-    except (ModelFileError, DatasetError, UnknownElementError) as err:
+    except (ModelFileError, DatasetError, UnknownElementError, DeviceError, NonFiniteOutputError) as err:
         raise click.ClickException(str(err)) from err
     if as_json:
         payload = {

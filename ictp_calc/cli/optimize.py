@@ -17,7 +17,7 @@ __all__ = ["optimize_command"]
 @click.argument("structure", type=click.Path(exists=True, dir_okay=False))
 @model_option
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS, case_sensitive=False), default="BFGS", show_default=True)
-@click.option("--fmax", type=float, default=0.05, show_default=True,
+@click.option("--fmax", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True,
               help="Converged when all forces are below this, eV/Å.")
 @click.option("--steps", type=click.IntRange(min=0), default=500, show_default=True, help="Maximum optimizer steps.")
 @click.option("--fix", "fix", default="", metavar="INDICES", help="Atoms kept fixed, 0-based, e.g. 0,3,5-8.")
@@ -36,7 +36,7 @@ def optimize_command(structure, model, optimizer, fmax, steps, fix, relax_cell, 
     stem = os.path.splitext(structure)[0]
     output = output or f"{stem}_opt.extxyz"
     trajectory = trajectory or f"{stem}_opt_traj.extxyz"
-    with exit_codes():
+    with exit_codes("the optimization"):
         result = optimize(
             structure, model, optimizer=optimizer, fmax=fmax, steps=steps, relax_cell=relax_cell,
             pressure_bar=pressure_bar, fixed=parse_indices(fix), output=output, trajectory=trajectory,

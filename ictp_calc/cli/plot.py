@@ -30,4 +30,7 @@ def plot_command(log, output, target_K):
         plot_log(log, output, target_K)
     except (ValueError, KeyError, IndexError) as err:
         raise click.ClickException(f"cannot plot {log}: {err}") from err
+    except OSError as err:  # the PNG cannot be written
+        click.echo(f"Error: cannot write {output}: {err.strerror or err}", err=True)
+        raise click.exceptions.Exit(5) from err
     click.echo(f"plot: {output}")

@@ -11,10 +11,11 @@ from click.core import ParameterSource
 from ..md import ENSEMBLES, InputError, MDSettings, plot_log, run_md, steps_for_time
 from ..md.restart import load_settings, merge_settings
 from ..md.settings import BAROSTATS, TRAJECTORY_FORMATS
-from .md_common import EXIT_CODE_HELP, exit_codes, model_option
+from .md_common import EXIT_CODE_HELP, command_line, exit_codes, model_option
 
 __all__ = ["run_command"]
 
+POSITIVE, NON_NEGATIVE = click.FloatRange(min=0, min_open=True), click.FloatRange(min=0)
 # CLI parameter -> MDSettings field, where the names differ.
 _FIELDS = {"friction": "friction_per_ps", "min_distance": "min_distance_A", "trajectory_format": "trajectory_format"}
 _NOT_SETTINGS = {"restart", "overwrite", "time_ps", "plot", "progress"}
@@ -25,25 +26,25 @@ _NOT_SETTINGS = {"restart", "overwrite", "time_ps", "plot", "progress"}
 @model_option
 @click.option("--ensemble", type=click.Choice(ENSEMBLES), default="nvt-langevin", show_default=True,
               help="nve: velocity Verlet; nvt-*: thermostats; npt: periodic cells only (see --barostat).")
-@click.option("--temperature-K", "temperature_K", type=float, default=300.0, show_default=True,
+@click.option("--temperature-K", "temperature_K", type=NON_NEGATIVE, default=300.0, show_default=True,
               help="Target temperature and initial Maxwell-Boltzmann temperature, K.")
-@click.option("--timestep-fs", type=float, default=0.5, show_default=True, help="Time step, fs.")
+@click.option("--timestep-fs", type=POSITIVE, default=0.5, show_default=True, help="Time step, fs.")
 @click.option("--steps", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Total length in steps (a restart continues up to this step).")
-@click.option("--time-ps", type=float, help="Total length in ps instead of --steps.")
-@click.option("--friction", type=float, default=10.0, show_default=True, help="Langevin friction, 1/ps.")
-@click.option("--tau-fs", type=float, default=100.0, show_default=True,
+@click.option("--time-ps", type=NON_NEGATIVE, help="Total length in ps instead of --steps.")
+@click.option("--friction", type=POSITIVE, default=10.0, show_default=True, help="Langevin friction, 1/ps.")
+@click.option("--tau-fs", type=POSITIVE, default=100.0, show_default=True,
               help="Time constant of the Bussi and Nose-Hoover thermostats (and the MTK thermostat), fs.")
 @click.option("--barostat", type=click.Choice(BAROSTATS), default="mtk", show_default=True,
               help="npt: isotropic Martyna-Tobias-Klein or Berendsen.")
 @click.option("--pressure-bar", type=float, default=1.01325, show_default=True, help="npt: pressure, bar.")
-@click.option("--tau-p-fs", type=float, default=1000.0, show_default=True, help="npt: barostat time constant, fs.")
-@click.option("--compressibility-per-bar", type=float, default=4.57e-5, show_default=True,
+@click.option("--tau-p-fs", type=POSITIVE, default=1000.0, show_default=True, help="npt: barostat time constant, fs.")
+@click.option("--compressibility-per-bar", type=POSITIVE, default=4.57e-5, show_default=True,
               help="npt, Berendsen: compressibility, 1/bar.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of velocities and thermostat noise.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Inference dtype [default: the model's].")
-@click.option("--skin", type=float, default=0.5, show_default=True, help="Verlet neighbor-list skin, Å.")
+@click.option("--skin", type=NON_NEGATIVE, default=0.5, show_default=True, help="Verlet neighbor-list skin, Å.")
 @click.option("--interval", type=click.IntRange(min=1), default=10, show_default=True,
               help="Write a frame and a log row every this many steps.")
 @click.option("--checkpoint-interval", type=click.IntRange(min=1), default=1000, show_default=True,
@@ -55,10 +56,11 @@ _NOT_SETTINGS = {"restart", "overwrite", "time_ps", "plot", "progress"}
               help="Continue the run in --output-dir from its checkpoint; options not given are taken from it.")
 @click.option("--overwrite", is_flag=True, help="Start afresh in an output directory that holds a run.")
 @click.option("--health/--no-health", default=True, show_default=True, help="Health monitor.")
-@click.option("--min-distance", type=float, default=0.5, show_default=True, help="Health: closest allowed pair, Å.")
-@click.option("--max-temperature-factor", type=float, default=3.0, show_default=True,
+@click.option("--min-distance", type=NON_NEGATIVE, default=0.5, show_default=True,
+              help="Health: closest allowed pair, Å.")
+@click.option("--max-temperature-factor", type=POSITIVE, default=3.0, show_default=True,
               help="Health: stop above this factor times --temperature-K.")
-@click.option("--bond-stretch-factor", type=float, default=1.5, show_default=True,
+@click.option("--bond-stretch-factor", type=POSITIVE, default=1.5, show_default=True,
               help="Health (molecules): stop when a starting bond exceeds this factor times its length.")
 @click.option("--plot", is_flag=True, help="Also write OUTPUT_DIR/plot.png (temperature and energies).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress line on stderr.")
@@ -76,7 +78,7 @@ def run_command(ctx, structure, **options):
     explicit = {_FIELDS.get(name, name): value for name, value in options.items()
                 if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     values = {_FIELDS.get(name, name): value for name, value in options.items() if name not in _NOT_SETTINGS}
-    with exit_codes():
+    with exit_codes("the run"):
         if restart:
             stored = load_settings(values["output_dir"])
             settings = merge_settings(stored, {**explicit, "structure": structure, "output_dir": values["output_dir"]})
@@ -86,7 +88,7 @@ def run_command(ctx, structure, **options):
             if "steps" in explicit:
                 raise InputError("give either --steps or --time-ps, not both")
             settings = settings.replace(steps=steps_for_time(time_ps, settings.timestep_fs))
-        result = run_md(settings, restart=restart, overwrite=overwrite, command=" ".join(sys.argv),
+        result = run_md(settings, restart=restart, overwrite=overwrite, command=command_line(),
                         progress=sys.stderr if progress else None)
     click.echo(
         f"steps {result.first_step}-{result.last_step} of {result.n_atoms} atoms in {result.wall_s:.1f} s: "

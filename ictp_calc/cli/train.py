@@ -7,8 +7,11 @@ import click
 from ..data.dataset import DatasetError
 from ..data.graph import UnknownElementError
 from ..training import ConfigError, TrainingError, load_run_config, train
+from ..devices import DeviceError
 from ..training.checkpoint import CheckpointError
+from ..training.loop import NonFiniteLossError
 from ..training.progress import ClickReporter
+from .md_common import exit_codes
 from .options import DURATION
 
 __all__ = ["train_command"]
@@ -33,12 +36,25 @@ def train_command(config, resume, max_time, epochs, device, dtype, seed, split_s
     Writes best_model.pt, checkpoint.pt, log.jsonl, learning_curve.png, config.toml and
     summary.json to the output directory. Relative paths in CONFIG are relative to the working
     directory.
+
+    Exit codes: 0 success, 1 unusable configuration, data, device or checkpoint (the message names
+    the file and the structure), 2 usage error, 3 the loss became non-finite (the run diverged; the
+    last good checkpoint is kept), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (the last
+    checkpoint is kept; --resume continues from it).
     """
+    with exit_codes("training", "; the last checkpoint is kept, continue with --resume"):
+        _train(config, resume, max_time, epochs, device, dtype, seed, split_seed, output_dir, assignments, progress)
+
+
+def _train(config, resume, max_time, epochs, device, dtype, seed, split_seed, output_dir, assignments, progress):
     try:
         run = load_run_config(config).with_overrides(
             assignments, epochs=epochs, device=device, dtype=dtype, seed=seed, split_seed=split_seed,
             output_dir=output_dir,
         )
         train(run, resume=resume, max_time=max_time, reporter=ClickReporter(progress))
-    except (ConfigError, DatasetError, UnknownElementError, TrainingError, CheckpointError) as err:
+    except NonFiniteLossError as err:
+        click.echo(f"Error: {err}", err=True)
+        raise click.exceptions.Exit(3) from err
+    except (ConfigError, DatasetError, UnknownElementError, TrainingError, CheckpointError, DeviceError) as err:
         raise click.ClickException(str(err)) from err

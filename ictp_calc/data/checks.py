@@ -29,6 +29,7 @@ __all__ = [
     "check_cell",
     "check_min_distance",
     "check_finite_outputs",
+    "check_structure",
 ]
 
 # A periodic cell vector shorter than this (Å) is treated as zero; the rows of the periodic part of
@@ -50,7 +51,8 @@ class NonFinitePositionsError(StructureError):
 
 
 class DegenerateCellError(StructureError):
-    """A periodic direction has a zero, too short, non-finite or linearly dependent cell vector."""
+    """A periodic direction has a zero, too short, non-finite or linearly dependent cell vector, or the
+    periodic cell is nearly flat (lattice planes closer than the allowed minimum)."""
 
 
 class CloseAtomsError(StructureError):
@@ -115,6 +117,17 @@ def check_cell(cell: np.ndarray, pbc: np.ndarray, min_length: float = 0.0) -> No
         raise DegenerateCellError(
             f"the periodic cell vectors {periodic.tolist()} are linearly dependent (degenerate cell)"
         )
+    # Spacing of the lattice planes: the height of the periodic cell over each face. A nearly flat
+    # cell (say 0.01 Å high) has vectors of normal length, but a neighbor list would need thousands
+    # of images across it (and hang): reject it here.
+    spacing = 1.0 / np.linalg.norm(np.linalg.pinv(rows), axis=0)
+    k = int(np.argmin(spacing))
+    if spacing[k] <= max(_ZERO_LENGTH, min_length):
+        raise DegenerateCellError(
+            f"the periodic cell is nearly flat: its lattice planes along cell vector {periodic[k]} are "
+            f"{spacing[k]:.3g} Å apart, less than {max(min_length, _ZERO_LENGTH):g} Å (atoms would overlap their "
+            "own periodic images); fix the cell or make that direction non-periodic"
+        )
 
 
 def check_min_distance(
@@ -159,3 +172,24 @@ def check_finite_outputs(outputs: Mapping[str, np.ndarray]) -> None:
             f"the model returned non-finite values for {', '.join(bad)}; the structure is probably far "
             "outside the model's training data (or the model file is broken)"
         )
+
+
+def check_structure(atoms, min_distance: float = 0.1) -> None:
+    """Every check above on one ``ase.Atoms`` (for data files): atoms, positions, cell, closest pair.
+
+    Args:
+        atoms: the structure (positions in Å).
+        min_distance: Å; two atoms (or images) closer than this are an error.
+
+    Raises:
+        StructureError: the first problem found (a subclass naming it).
+    """
+    from .neighbors import neighbor_list
+
+    check_not_empty(len(atoms))
+    positions, cell, pbc = atoms.positions, atoms.cell.array, atoms.pbc
+    check_finite_positions(positions)
+    check_cell(cell, pbc, min_distance)
+    if min_distance > 0 and (len(atoms) > 1 or pbc.any()):
+        receiver, sender, shifts = neighbor_list(positions, cell, pbc, max(min_distance, 1e-3) * 1.01)
+        check_min_distance(positions, cell, receiver, sender, shifts, min_distance, atoms.numbers)

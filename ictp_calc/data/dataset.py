@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .. import keys
+from .checks import StructureError, check_structure
 from .graph import atoms_to_graph, batch_graphs
 
 __all__ = [
@@ -62,10 +63,18 @@ def _lookup(atoms, key: str, per_atom: bool):
     return results.get(key)
 
 
+def _numbers(value, path: str, index: int, name: str) -> np.ndarray:
+    """``value`` as a float array; a label that is not numeric raises :class:`DatasetError`."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise DatasetError(f"{path}: structure {index} has a non-numeric {name} label ({value!r})") from err
+
+
 def _stress_3x3(value, path: str, index: int) -> np.ndarray:
     from ase.stress import voigt_6_to_full_3x3_stress
 
-    value = np.asarray(value, dtype=float)
+    value = _numbers(value, path, index, "stress")
     if value.shape == (6,):
         return voigt_6_to_full_3x3_stress(value)
     if value.size == 9:
@@ -74,7 +83,8 @@ def _stress_3x3(value, path: str, index: int) -> np.ndarray:
 
 
 def read_labelled(
-    path: str, energy_key: str = "energy", forces_key: str = "forces", stress_key: str = "stress"
+    path: str, energy_key: str = "energy", forces_key: str = "forces", stress_key: str = "stress",
+    min_distance: float = 0.1,
 ) -> list:
     """Read every structure of an extxyz file with its labels on a SinglePointCalculator.
 
@@ -82,12 +92,16 @@ def read_labelled(
         path: extxyz file.
         energy_key / forces_key / stress_key: label names, looked up in ``atoms.info`` (energy,
             stress) or ``atoms.arrays`` (forces) and then in the calculator's results.
+        min_distance: Å; a structure with two atoms (or periodic images) closer than this is an error
+            (coincident atoms make every loss NaN).
 
     Returns:
         ``ase.Atoms`` objects whose calculators hold exactly the labels found (eV, eV/Å, eV/Å^3).
 
     Raises:
-        DatasetError: the file is missing or empty, or a label has the wrong shape.
+        DatasetError: the file is missing, empty or not extxyz; a label is not numeric or has the
+            wrong shape; a structure is unusable (no atoms, non-finite position, degenerate cell, two
+            atoms within ``min_distance``): the message names the file and the structure's index.
         MissingLabelsError: no structure has an energy or forces label.
     """
     from ase.calculators.singlepoint import SinglePointCalculator
@@ -95,18 +109,29 @@ def read_labelled(
 
     if not os.path.isfile(path):
         raise DatasetError(f"data file {path!r} does not exist")
-    structures = read(path, index=":", format="extxyz")
+    try:
+        structures = read(path, index=":", format="extxyz")
+    except Exception as err:  # ASE raises many types (ValueError, IndexError, ...) on malformed files
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DatasetError(f"{path}: not a readable extxyz file ({type(err).__name__}: {reason})") from err
     if not structures:
         raise DatasetError(f"{path}: no structures")
     n_labelled = 0
     for index, atoms in enumerate(structures):
+        try:
+            check_structure(atoms, min_distance)
+        except StructureError as err:
+            raise DatasetError(f"{path}: structure {index} (0-based) is unusable: {err}") from err
         labels = {}
         energy = _lookup(atoms, energy_key, per_atom=False)
         if energy is not None:
-            labels["energy"] = float(np.asarray(energy, dtype=float).reshape(()))
+            energy = _numbers(energy, path, index, "energy")
+            if energy.size != 1:
+                raise DatasetError(f"{path}: structure {index} has an energy of shape {energy.shape}")
+            labels["energy"] = float(energy.reshape(()))
         forces = _lookup(atoms, forces_key, per_atom=True)
         if forces is not None:
-            forces = np.asarray(forces, dtype=float)
+            forces = _numbers(forces, path, index, "forces")
             if forces.shape != (len(atoms), 3):
                 raise DatasetError(f"{path}: structure {index} has forces of shape {forces.shape}")
             labels["forces"] = forces

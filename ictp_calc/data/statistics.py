@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .neighbors import neighbor_list
 
-__all__ = ["DatasetStatistics", "compute_statistics", "regression_shift"]
+__all__ = ["DatasetStatistics", "compute_statistics", "pair_key", "regression_shift"]
+
+
+def pair_key(z1: int, z2: int) -> str:
+    """Name of an element pair, lighter element first: ``pair_key(8, 1) == "H-O"``."""
+    from ase.data import chemical_symbols
+
+    a, b = sorted((int(z1), int(z2)))
+    return f"{chemical_symbols[a]}-{chemical_symbols[b]}"
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,9 @@ class DatasetStatistics:
         energy_shift: per-element shift mu_z, eV, in the model's element order.
         energy_scale: RMS of all force components, eV/Å (1.0 without forces).
         n_structures / n_atoms: size of the data the statistics came from.
+        shortest_distances_A: per element pair (:func:`pair_key`), the shortest distance within the
+            cutoff in the data, Å; pairs never within the cutoff are absent. The calculator warns
+            below them (the model has never seen such a configuration).
     """
 
     avg_n_neighbors: float
@@ -28,6 +39,7 @@ class DatasetStatistics:
     energy_scale: float
     n_structures: int = 0
     n_atoms: int = 0
+    shortest_distances_A: Optional[Dict[str, float]] = None
 
 
 def regression_shift(
@@ -64,9 +76,11 @@ def compute_statistics(
     index = {int(z): k for k, z in enumerate(atomic_numbers)}
     e0 = np.zeros(len(atomic_numbers)) if atomic_energies is None else np.asarray(atomic_energies, float)
     n_edges, n_atoms, energies, counts, forces = 0, 0, [], [], []
+    shortest: Dict[str, float] = {}
     for atoms in structures:
-        i, _, _ = neighbor_list(atoms.positions, atoms.cell.array, atoms.pbc, cutoff)
+        i, j, shifts = neighbor_list(atoms.positions, atoms.cell.array, atoms.pbc, cutoff)
         n_edges, n_atoms = n_edges + len(i), n_atoms + len(atoms)
+        _update_shortest(shortest, atoms, i, j, shifts)
         calc = atoms.calc
         if calc is not None and "energy" in calc.results:
             energies.append(calc.results["energy"])
@@ -83,4 +97,20 @@ def compute_statistics(
         energy_scale=scale,
         n_structures=len(structures),
         n_atoms=n_atoms,
+        shortest_distances_A=dict(sorted(shortest.items())),
     )
+
+
+def _update_shortest(shortest: Dict[str, float], atoms, i: np.ndarray, j: np.ndarray, shifts: np.ndarray) -> None:
+    """Lower ``shortest[pair]`` to the shortest edge of each element pair in ``atoms``."""
+    if not len(i):
+        return
+    vectors = atoms.positions[i] - atoms.positions[j] - shifts @ atoms.cell.array
+    lengths = np.sqrt(np.einsum("ei,ei->e", vectors, vectors))
+    numbers = atoms.numbers
+    lo, hi = np.minimum(numbers[i], numbers[j]), np.maximum(numbers[i], numbers[j])
+    codes = lo.astype(np.int64) * 1000 + hi
+    for code in np.unique(codes):
+        value = float(lengths[codes == code].min())
+        key = pair_key(int(code) // 1000, int(code) % 1000)
+        shortest[key] = min(value, shortest.get(key, np.inf))

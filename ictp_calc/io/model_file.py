@@ -6,12 +6,16 @@ Layout (format version 1)::
         "format_version": 1,
         "config": ModelConfig.to_dict(),           # primitives only
         "metadata": {"package_version", "elements", "cutoff", "dtype", "atomic_energies",
-                     "training", ...},             # free-form primitives
+                     "units", "training", ...},    # free-form primitives
         "state_dict": {name: tensor},
     }
 
 Every file loads with ``torch.load(path, weights_only=True)``. See ``docs`` for the changelog of
 format versions; a file newer than this package raises :class:`ModelFileError`.
+
+``metadata["units"]`` records the units of the training data the model reproduces:
+``{"energy": "eV", "length": "Å", "energy_to_eV": 1.0, "length_to_A": 1.0}`` (the size of each unit
+in eV and Å). Files written before it was recorded are read as eV and Å (:func:`model_units`).
 """
 
 from __future__ import annotations
@@ -26,11 +30,16 @@ from .. import __version__
 from ..model import ICTPModel, ModelConfig
 from .files import load_weights_only, save_atomic
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "save_model", "load_model", "read_model_file", "file_checksum"]
+__all__ = [
+    "DEFAULT_UNITS", "FORMAT_VERSION", "ModelFileError", "save_model", "load_model", "read_model_file", "file_checksum",
+    "model_units",
+]
 
 FORMAT_VERSION = 1
 _REQUIRED = ("format_version", "config", "metadata", "state_dict")
 PathLike = Union[str, "os.PathLike[str]"]
+DEFAULT_UNITS = {"energy": "eV", "length": "Å", "energy_to_eV": 1.0, "length_to_A": 1.0}
+"""Units of ASE's data (extxyz energies in eV, positions in Å): what training reads."""
 
 
 class ModelFileError(ValueError):
@@ -48,6 +57,7 @@ def _metadata(model: ICTPModel, extra: Optional[Dict[str, Any]]) -> Dict[str, An
         "dtype": c.dtype,
         "atomic_energies": None if c.atomic_energies is None else list(c.atomic_energies),
         "n_parameters": sum(p.numel() for p in model.parameters()),
+        "units": dict(DEFAULT_UNITS),
     }
     meta.update(extra or {})
     return meta
@@ -96,6 +106,22 @@ def load_model(path: PathLike, device: Union[str, torch.device] = "cpu") -> Tupl
     except (TypeError, ValueError, RuntimeError, KeyError, ArithmeticError) as err:
         raise ModelFileError(f"{os.fspath(path)!r} holds an inconsistent model: {err}") from err
     return model.to(device).eval(), payload["metadata"]
+
+
+def model_units(metadata: Dict[str, Any]) -> Tuple[float, float]:
+    """``(energy_to_eV, length_to_A)`` recorded in a model file's metadata (1, 1 when not recorded).
+
+    Raises:
+        ModelFileError: recorded units that are not positive finite numbers.
+    """
+    units = metadata.get("units") or {}
+    values = []
+    for key in ("energy_to_eV", "length_to_A"):
+        value = units.get(key, 1.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < float("inf")):
+            raise ModelFileError(f"the model file records an invalid unit size {key} = {value!r}")
+        values.append(float(value))
+    return values[0], values[1]
 
 
 def file_checksum(path: PathLike) -> str:

@@ -68,7 +68,8 @@ class ServeResult:
         batch = f" of {self.batch_size} structures" if self.batch_size > 1 else ""
         times = np.asarray(self.call_s) * 1e3
         return (
-            f"i-PI client: {self.n_calls} calls{batch} in {self.wall_s:.1f} s; per call median {np.median(times):.2f} ms, "
+            f"i-PI client: {self.n_calls} calls{batch} in {self.wall_s:.1f} s; "
+            f"per call median {np.median(times):.2f} ms, "
             f"mean {times.mean():.2f} ms, max {times.max():.2f} ms; waiting for i-PI "
             f"{self.wait_s:.1f} s ({1e3 * self.wait_s / self.n_calls:.2f} ms per call)"
         )

@@ -13,7 +13,8 @@ code  meaning
 4     :class:`NotConvergedError`: a geometry optimization did not reach ``--fmax``
 5     :class:`InputError`: unreadable structure, missing or broken model, unknown element,
       bad settings, or a restart that does not match its checkpoint
-130   :class:`RunInterrupted`: Ctrl-C; a checkpoint was written, ``--restart`` continues
+130   :class:`RunInterrupted`: Ctrl-C (SIGINT); a checkpoint was written, ``--restart`` continues
+143   :class:`RunInterrupted`: SIGTERM (what batch schedulers send); the same, exit code 128 + 15
 ====  =====================================================================================
 """
 
@@ -85,9 +86,17 @@ class NotConvergedError(MDError):
 
 
 class RunInterrupted(MDError):
-    """The run was interrupted (SIGINT) after a complete step; a checkpoint was written."""
+    """The run was interrupted (SIGINT or SIGTERM) after a complete step; a checkpoint was written.
+
+    ``exit_code`` is 128 + the signal number: 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
+    """
 
     exit_code = 130
+
+    def __init__(self, message: str, signum: int = 2):
+        super().__init__(message)
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
 
 
 EXIT_CODES = {

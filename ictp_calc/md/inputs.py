@@ -1,4 +1,4 @@
-"""Inputs of a run: the shipped model's path, structure files, and the calculator.
+"""Inputs of a run: the model (a file or a shipped model's name), structure files, and the calculator.
 
 Every failure here is an :class:`~ictp_calc.md.errors.InputError` (exit code 5) with a message
 that names the file and what to do about it.
@@ -7,14 +7,13 @@ that names the file and what to do about it.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Optional
 
 from ase import Atoms
 
 from ..calculator import ICTPCalculator
-from ..data.checks import StructureError, UnknownElementError
-from ..io import ModelFileError
+from ..data.checks import StructureError, UnknownElementError, check_cell, check_finite_positions
+from ..io import DEFAULT_MODEL, ModelFileError, resolve_model
 from .errors import InputError
 
 __all__ = [
@@ -22,48 +21,36 @@ __all__ = [
     "attach_calculator",
 ]
 
-DEFAULT_MODEL_NAME = "ictp-3bpa.pt"
+DEFAULT_MODEL_NAME = DEFAULT_MODEL + ".pt"
 
 
-def _repo_models_dir() -> Path:
-    # ictp_calc/md/inputs.py -> the directory holding the ictp_calc package (the repository root of
-    # a checkout, where the shipped model lives in models/).
-    return Path(__file__).resolve().parents[2] / "models"
-
-
-def default_model_path(must_exist: bool = True) -> str:
-    """Path of the shipped 3BPA model, ``<repo>/models/ictp-3bpa.pt`` next to the package.
-
-    Args:
-        must_exist: raise if the file is missing (otherwise just return the path).
+def default_model_path() -> str:
+    """Path of the shipped 3BPA model (:data:`~ictp_calc.io.DEFAULT_MODEL`, see :mod:`ictp_calc.io.shipped`).
 
     Raises:
-        InputError: the file does not exist (e.g. a non-editable install without the ``models``
-            folder); the message names the path and the ``--model`` option.
+        InputError: the file is not installed; the message names the folders searched and ``--model``.
     """
-    path = _repo_models_dir() / DEFAULT_MODEL_NAME
-    if must_exist and not path.is_file():
-        raise InputError(
-            f"the default model {path} does not exist; it ships with the repository checkout "
-            "(install with 'pip install -e .' from the repository), or pass a model file with --model PATH"
-        )
-    return str(path)
+    return resolve_model_path(None)
 
 
 def resolve_model_path(model: Optional[str]) -> str:
-    """``model`` as an absolute path, or the shipped model for None; raises :class:`InputError` if missing."""
-    if model is None:
-        return default_model_path()
-    if not os.path.isfile(model):
-        raise InputError(f"model file {model!r} does not exist (--model)")
-    return os.path.abspath(model)
+    """``model`` (a file or a shipped model's name; None: the default) as an absolute path.
+
+    Raises:
+        InputError: neither a file nor a shipped model.
+    """
+    try:
+        return resolve_model(model)
+    except ModelFileError as err:
+        raise InputError(f"{err} (--model)") from err
 
 
 def read_structure(path: str, index: str = "-1") -> Atoms:
     """Read one structure (the last frame by default) with ``ase.io.read``.
 
     Raises:
-        InputError: missing, unreadable or empty file.
+        InputError: missing, unreadable or empty file; a non-finite position or a degenerate periodic
+            cell.
     """
     from ase.io import read
 
@@ -75,6 +62,11 @@ def read_structure(path: str, index: str = "-1") -> Atoms:
         raise InputError(f"cannot read structure file {path!r}: {err}") from err
     if isinstance(atoms, list) or len(atoms) == 0:
         raise InputError(f"structure file {path!r} holds no single non-empty structure at index {index}")
+    try:  # before anything is built from it (velocities, health monitor, neighbor lists)
+        check_finite_positions(atoms.positions)
+        check_cell(atoms.cell.array, atoms.pbc)
+    except StructureError as err:
+        raise InputError(f"structure file {path!r}: {err}") from err
     atoms.calc = None  # energies or forces stored in the file must never be mistaken for the model's
     return atoms
 

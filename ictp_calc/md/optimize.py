@@ -17,11 +17,11 @@ from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from ..data.checks import NonFiniteOutputError, StructureError
-from .errors import InputError, NotConvergedError
+from .errors import InputError, NotConvergedError, RunInterrupted
 from .inputs import attach_calculator, make_calculator, read_structure
 from .outputs import TrajectoryWriter
 
-__all__ = ["OPTIMIZERS", "OptimizeResult", "optimize", "parse_indices"]
+__all__ = ["OPTIMIZERS", "OptimizeResult", "check_writable", "optimize", "parse_indices"]
 
 OPTIMIZERS = ("BFGS", "LBFGS", "FIRE")
 
@@ -63,6 +63,28 @@ def parse_indices(text: str) -> list:
     return sorted(set(indices))
 
 
+def check_writable(path: str) -> None:
+    """Raise :class:`InputError` when the file ``path`` cannot be created (its folder is made if missing)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the folder of {path!r}: {err.strerror or err}") from err
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise InputError(f"cannot write {path!r} (permission denied)")
+
+
+def _write_final(atoms: Atoms, converged: bool, steps: int, output: str):
+    """Write the structure with its energy and forces to ``output``; returns it and the largest force."""
+    forces = atoms.get_forces()  # constraints applied: fixed atoms have zero force
+    final = atoms.copy()
+    final.calc = SinglePointCalculator(final, energy=atoms.get_potential_energy(), forces=forces)
+    largest = float(np.linalg.norm(forces, axis=1).max())
+    final.info.update(converged=converged, optimizer_steps=int(steps), fmax_eV_A=largest)
+    final.write(output, format="extxyz")
+    return final, largest
+
+
 def optimize(
     structure: Union[str, Atoms],
     model: Optional[str] = None,
@@ -101,6 +123,7 @@ def optimize(
         InputError: unusable input or settings.
         NotConvergedError: ``steps`` ran out (after writing the last structure), or the optimizer
             moved the atoms where the model cannot be evaluated (atoms too close, non-finite outputs).
+        RunInterrupted: Ctrl-C (KeyboardInterrupt), after writing the last structure (exit code 130).
     """
     from ase import optimize as ase_optimize
     from ase.constraints import FixAtoms
@@ -122,16 +145,22 @@ def optimize(
         raise InputError("cell relaxation needs a cell periodic in all three directions")
     calc = calculator or make_calculator(model, device=device, dtype=dtype)
     attach_calculator(atoms, calc)
+    for path in filter(None, (output, trajectory)):
+        check_writable(path)
 
     target = FrechetCellFilter(atoms, scalar_pressure=pressure_bar * units.bar) if relax_cell else atoms
     opt = getattr(ase_optimize, optimizer.upper())(target, logfile=log)
     writer = None
     if trajectory:
-        os.makedirs(os.path.dirname(os.path.abspath(trajectory)), exist_ok=True)
         writer = TrajectoryWriter(trajectory, timestep_fs=None)
         opt.attach(lambda: writer.write(atoms, opt.nsteps), interval=1)
     try:
         converged = bool(opt.run(fmax=fmax, steps=steps))
+    except KeyboardInterrupt as err:
+        _write_final(atoms, False, opt.nsteps, output)
+        raise RunInterrupted(
+            f"{optimizer.upper()} interrupted at step {opt.nsteps}; the last structure is in {output}"
+        ) from err
     except (StructureError, NonFiniteOutputError) as err:
         # The optimizer drove the structure somewhere the model cannot evaluate (atoms on top of each
         # other, non-finite outputs): an optimization that failed, not bad input.
@@ -140,13 +169,7 @@ def optimize(
         if writer is not None:
             writer.close()
 
-    forces = atoms.get_forces()  # constraints applied: fixed atoms have zero force
-    final = atoms.copy()
-    final.calc = SinglePointCalculator(final, energy=atoms.get_potential_energy(), forces=forces)
-    largest = float(np.linalg.norm(forces, axis=1).max())
-    final.info.update(converged=converged, optimizer_steps=int(opt.nsteps), fmax_eV_A=largest)
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    final.write(output, format="extxyz")
+    final, largest = _write_final(atoms, converged, opt.nsteps, output)
     result = OptimizeResult(converged, int(opt.nsteps), float(atoms.get_potential_energy()), largest, final,
                             output, trajectory)
     if not converged:

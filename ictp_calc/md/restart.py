@@ -87,7 +87,10 @@ def load_checkpoint(output_dir: str) -> Checkpoint:
     """
     path = checkpoint_path(output_dir)
     if not os.path.isfile(path):
-        raise RestartError(f"no checkpoint to restart from: {path} does not exist")
+        raise RestartError(
+            f"no checkpoint to restart from: {path} does not exist (a run stopped before its first checkpoint "
+            "cannot be continued); start it afresh without --restart"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}

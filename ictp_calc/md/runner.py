@@ -4,8 +4,10 @@ The loop per step: integrator step (one model evaluation) -> health check -> fra
 every ``interval`` steps -> checkpoint every ``checkpoint_interval`` steps -> progress line. The
 driver's own work per step is a few O(N) NumPy operations, small next to a model evaluation.
 
-Ctrl-C (SIGINT) is caught between steps: the run writes a checkpoint of the last complete step and
-raises :class:`~ictp_calc.md.errors.RunInterrupted`, so ``--restart`` continues it exactly.
+Ctrl-C (SIGINT) and SIGTERM (sent by batch schedulers) are caught between steps: the run writes a
+checkpoint of the last complete step, marks the manifest ``interrupted`` and raises
+:class:`~ictp_calc.md.errors.RunInterrupted` (exit code 130 or 143), so ``--restart`` continues it
+exactly.
 """
 
 from __future__ import annotations
@@ -58,39 +60,60 @@ class MDResult:
     paths: Dict[str, str] = field(default_factory=dict)
 
 
-class _SigintFlag:
-    """Turns the first Ctrl-C into a flag checked between steps; a second one interrupts at once."""
+class _SignalFlag:
+    """Turns the first SIGINT or SIGTERM into a flag checked between steps; a second Ctrl-C interrupts
+    at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, enabled: bool):
-        self.raised = False
+        self.signum: Optional[int] = None
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self._previous: Any = None
+        self._previous: Dict[int, Any] = {}
+
+    @property
+    def raised(self) -> bool:
+        return self.signum is not None
 
     def __enter__(self):
         if self.enabled:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame):
-        self.raised = True
+        self.signum = signum
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def __exit__(self, *exc):
         if self.enabled:
-            signal.signal(signal.SIGINT, self._previous)
+            for sig, previous in self._previous.items():
+                signal.signal(sig, previous)
 
 
-def _prepare_dir(settings: MDSettings, restart: bool, overwrite: bool) -> None:
+def _prepare_dir(settings: MDSettings, restart: bool, overwrite: bool) -> bool:
+    """Create (or check) the output directory; returns whether it was created now.
+
+    Only a checkpoint makes a directory "hold a run": outputs of a run killed before its first
+    checkpoint cannot be continued, so a plain rerun replaces them (and ``--restart`` says so).
+    """
     out = settings.output_dir
-    os.makedirs(out, exist_ok=True)
-    if restart:
-        return
-    existing = [p for p in (checkpoint_path(out), os.path.join(out, OUTPUT_FILES["log"])) if os.path.exists(p)]
-    if existing and not overwrite:
+    created = not os.path.isdir(out)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the output directory {out!r}: {err.strerror or err}") from err
+    if not os.access(out, os.W_OK | os.X_OK):
         raise InputError(
-            f"{out} already holds a run ({os.path.basename(existing[0])}); continue it with --restart, "
+            f"cannot write to the output directory {out!r} (permission denied); choose another --output-dir"
+        )
+    if restart:
+        return created
+    if os.path.exists(checkpoint_path(out)) and not overwrite:
+        raise InputError(
+            f"{out} already holds a run ({OUTPUT_FILES['checkpoint']}); continue it with --restart, "
             "or pass --overwrite, or choose another --output-dir"
         )
+    return created
 
 
 def _restore(atoms, checkpoint: Checkpoint, calc, structure_sha: str) -> None:
@@ -124,34 +147,12 @@ def _manifest(settings: MDSettings, calc, restart: bool, structure_sha: str) -> 
     }
 
 
-def run_md(
-    settings: MDSettings,
-    restart: bool = False,
-    overwrite: bool = False,
-    calculator=None,
-    command: Optional[str] = None,
-    progress: Optional[TextIO] = sys.stderr,
-    handle_sigint: bool = True,
-) -> MDResult:
-    """Run (or continue) the MD simulation described by ``settings``; see the package docstring for files.
+def _set_up(s: MDSettings, restart: bool, calculator):
+    """Checkpoint, structure, calculator, health monitor and dynamics of a run (its inputs, checked).
 
-    Args:
-        settings: the run.
-        restart: continue from ``settings.output_dir``'s checkpoint up to ``settings.steps``.
-        overwrite: start afresh in a directory that already holds a run.
-        calculator: an ASE calculator to use instead of loading ``settings.model`` (tests, other
-            potentials); device, dtype and skin are then the caller's business.
-        command: the command line, recorded in the manifest.
-        progress: stream for the progress line (None: silent).
-        handle_sigint: turn Ctrl-C into a checkpoint and :class:`RunInterrupted`.
-
-    Raises:
-        InputError: structure, model or settings unusable (exit code 5); RestartError for a bad restart.
-        HealthStop: the health monitor stopped the run (exit code 3) after writing its files.
-        RunInterrupted: Ctrl-C, after writing a checkpoint (exit code 130).
+    Returns:
+        ``(checkpoint or None, atoms, calculator, structure_sha256, monitor, dynamics, first step)``.
     """
-    s = settings
-    _prepare_dir(s, restart, overwrite)
     checkpoint = load_checkpoint(s.output_dir) if restart else None
     if checkpoint is not None:
         s.check_restart(checkpoint.settings)
@@ -171,11 +172,49 @@ def run_md(
     else:
         initialize_velocities(atoms, s.temperature_K, rng)
         first = 0
-    neighbors = getattr(calc, "neighbors", None)
     attach_calculator(atoms, calc)
     dyn = build_dynamics(atoms, s, rng)
     if checkpoint is not None:
         set_state(dyn, checkpoint.state)
+    return checkpoint, atoms, calc, structure_sha, monitor, dyn, first
+
+
+def run_md(
+    settings: MDSettings,
+    restart: bool = False,
+    overwrite: bool = False,
+    calculator=None,
+    command: Optional[str] = None,
+    progress: Optional[TextIO] = sys.stderr,
+    handle_sigint: bool = True,
+) -> MDResult:
+    """Run (or continue) the MD simulation described by ``settings``; see the package docstring for files.
+
+    Args:
+        settings: the run.
+        restart: continue from ``settings.output_dir``'s checkpoint up to ``settings.steps``.
+        overwrite: start afresh in a directory that already holds a run.
+        calculator: an ASE calculator to use instead of loading ``settings.model`` (tests, other
+            potentials); device, dtype and skin are then the caller's business.
+        command: the command line, recorded in the manifest.
+        progress: stream for the progress line (None: silent).
+        handle_sigint: turn Ctrl-C and SIGTERM into a checkpoint and :class:`RunInterrupted`.
+
+    Raises:
+        InputError: structure, model or settings unusable (exit code 5); RestartError for a bad restart.
+        HealthStop: the health monitor stopped the run (exit code 3) after writing its files.
+        RunInterrupted: Ctrl-C or SIGTERM, after writing a checkpoint (exit code 130 or 143).
+    """
+    s = settings
+    created = _prepare_dir(s, restart, overwrite)
+    try:
+        checkpoint, atoms, calc, structure_sha, monitor, dyn, first = _set_up(s, restart, calculator)
+    except InputError:
+        if created and not os.listdir(s.output_dir):  # a run that fails on its inputs leaves no empty directory
+            os.rmdir(s.output_dir)
+        raise
+    neighbors = getattr(calc, "neighbors", None)
+    if checkpoint is not None:
         truncate_outputs(s.output_dir, s.trajectory_format, first)
     dyn.nsteps = first
 
@@ -208,7 +247,7 @@ def run_md(
             trajectory.write(atoms, 0)
             log.write(atoms, 0, conserved_energy(dyn))
         monitor.remember(atoms, first)
-        with _SigintFlag(handle_sigint) as sigint:
+        with _SignalFlag(handle_sigint) as sigint:
             for step in range(first + 1, s.steps + 1):
                 try:
                     dyn.step()
@@ -228,7 +267,11 @@ def run_md(
                 bar.update(step)
                 if sigint.raised:
                     checkpoint_now(step)
-                    raise RunInterrupted(f"interrupted at step {step}; checkpoint written, continue with --restart")
+                    name = signal.Signals(sigint.signum).name
+                    raise RunInterrupted(
+                        f"interrupted by {name} at step {step}; checkpoint written, continue with --restart",
+                        sigint.signum,
+                    )
         if saved_step != step:
             checkpoint_now(step)
         segment["status"] = "completed"
@@ -236,8 +279,8 @@ def run_md(
         monitor.report(stop, atoms, s.output_dir)
         segment["status"] = f"health_stop: {stop.reason}"
         raise
-    except RunInterrupted:
-        segment["status"] = "interrupted"
+    except RunInterrupted as stop:
+        segment["status"] = f"interrupted: {signal.Signals(stop.signum).name}"
         raise
     except BaseException as err:
         segment["status"] = f"failed: {type(err).__name__}"

@@ -120,8 +120,16 @@ class MDSettings:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "MDSettings":
+        """The settings of ``values`` (e.g. from :meth:`to_dict`).
+
+        Raises:
+            InputError: an unknown key (a misspelled setting is never dropped silently) or a bad value.
+        """
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"unknown MD setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**dict(values))
 
     def replace(self, **changes: Any) -> "MDSettings":
         return dataclasses.replace(self, **changes)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..data.dataset import DatasetError, GraphDataset, read_labelled
+from ..devices import resolve_device
 from .loop import evaluate
 from .metrics import METRIC_UNITS
 
@@ -45,8 +46,10 @@ def split_data_argument(text: str) -> Tuple[str, str]:
     return text, ":"
 
 
-def _select(structures: list, index: str) -> list:
+def _select(structures: list, index: str, data: str = "") -> list:
     if ":" not in index:
+        if not -len(structures) <= int(index) < len(structures):
+            raise DatasetError(f"{data}: index {index} is out of range for {len(structures)} structures")
         return [structures[int(index)]]
     parts = [int(p) if p else None for p in index.split(":")]
     return structures[slice(*parts)]
@@ -68,13 +71,15 @@ def evaluate_file(
         model: an ICTP model (see :func:`ictp_calc.io.load_model`).
         data: an extxyz file, optionally with an ASE index suffix (``file.xyz@:5``).
         batch_size: structures per forward pass.
-        device: where to evaluate (the model is moved there).
+        device: where to evaluate (the model is moved there): ``"auto"``, ``"cpu"``, ``"cuda"``,
+            ``"cuda:N"`` (see :func:`ictp_calc.devices.resolve_device`).
         energy_key / forces_key: label names (see :func:`ictp_calc.data.dataset.read_labelled`).
         indices: evaluate only these structures (after the index suffix).
         keep_values: keep predictions and references for parity plots.
     """
     path, index = split_data_argument(data)
-    structures = _select(read_labelled(path, energy_key=energy_key, forces_key=forces_key), index)
+    device = resolve_device(device)  # before reading: a bad device fails fast
+    structures = _select(read_labelled(path, energy_key=energy_key, forces_key=forces_key), index, data)
     if indices is not None:
         if indices and max(indices) >= len(structures):
             raise DatasetError(f"{data}: index {max(indices)} out of range for {len(structures)} structures")
@@ -84,7 +89,7 @@ def evaluate_file(
     config = model.config
     dataset = GraphDataset(structures, config.atomic_numbers, config.cutoff, model.dtype)
     model = model.to(device)
-    _, accumulator = evaluate(model, dataset, batch_size, torch.device(device), keep_values=keep_values)
+    _, accumulator = evaluate(model, dataset, batch_size, device, keep_values=keep_values)
     return FileEvaluation(
         file=data,
         n_structures=len(structures),

@@ -11,6 +11,8 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from .. import keys
+from ..data.checks import NonFiniteOutputError
 from ..data.dataset import GraphDataset
 from ..model import compute_properties
 from .config import TrainingConfig
@@ -19,9 +21,37 @@ from .loss import WeightedLoss
 from .metrics import ErrorAccumulator
 from .progress import Reporter
 
-__all__ = ["to_device", "train_epoch", "evaluate"]
+__all__ = ["NonFiniteLossError", "to_device", "train_epoch", "evaluate"]
 
 Graph = Dict[str, torch.Tensor]
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite: the run diverged (``ictp-md train`` exits with code 3).
+
+    Checked once per epoch (one host synchronization), before anything of that epoch is saved, so
+    the output directory keeps the last good checkpoint and best model.
+    """
+
+
+def _check_predictions(out: Graph, batch: Graph) -> None:
+    bad_structures = ~torch.isfinite(out[keys.ENERGY]).view(-1)
+    bad_atoms = (~torch.isfinite(out[keys.FORCES])).any(dim=-1)
+    bad_structures[batch[keys.BATCH][bad_atoms]] = True
+    bad = bad_structures.nonzero().view(-1).tolist()
+    if bad:
+        raise NonFiniteOutputError(
+            f"the model predicts non-finite energies or forces for {len(bad)} structure(s) of a batch (positions "
+            f"{bad[:10]} in it); the structures are probably far outside its training data"
+        )
+
+
+def _check_finite(total: torch.Tensor, what: str) -> None:
+    if not torch.isfinite(total).item():
+        raise NonFiniteLossError(
+            f"the {what} loss became non-finite ({total.item()}); the run diverged and was stopped. The last "
+            "good checkpoint and best model (if any) are kept; lower the learning rate, or check the data"
+        )
 
 
 def to_device(batch: Graph, device: torch.device) -> Graph:
@@ -67,6 +97,7 @@ def train_epoch(
             total += loss.detach().double()
             metrics.update(out, batch)
             n_structures += batch["n_atoms"].shape[0]
+    _check_finite(total, f"training ({label})" if label else "training")
     return total.item() / max(n_structures, 1), metrics.result()
 
 
@@ -92,8 +123,12 @@ def evaluate(
         with torch.enable_grad():  # forces are derivatives, even when the caller disabled grad
             out = compute_properties(model, batch, forces=True, stress=stress, training=False)
         out = {k: v.detach() for k, v in out.items()}
+        if loss_fn is None:  # evaluation of a model: a NaN prediction must not read as "no labels"
+            _check_predictions(out, batch)
         if loss_fn is not None:
             total += loss_fn(out, batch).double()
         metrics.update(out, batch)
+    if loss_fn is not None:
+        _check_finite(total, "validation")
     loss = total.item() / max(len(dataset), 1) if loss_fn is not None else float("nan")
     return loss, metrics

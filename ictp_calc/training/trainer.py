@@ -22,6 +22,7 @@ import torch
 
 from ..data import compute_statistics
 from ..data.dataset import GraphDataset
+from ..devices import DeviceError, resolve_device
 from ..io import file_checksum, save_model
 from ..model import ICTPModel, build_model
 from .checkpoint import config_differences, load_checkpoint, save_checkpoint
@@ -63,10 +64,10 @@ class TrainResult:
 
 
 def _device(name: str) -> torch.device:
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(f"device {name!r} requested but CUDA is not available")
-    return device
+    try:
+        return resolve_device(name)
+    except DeviceError as err:
+        raise TrainingError(f"training.device: {err}") from err
 
 
 def _hardware(device: torch.device) -> str:
@@ -87,6 +88,7 @@ def _metadata(run: RunConfig, data: PreparedData, state: TrainState, statistics)
                 "avg_n_neighbors": statistics.avg_n_neighbors,
                 "energy_scale": statistics.energy_scale,
                 "energy_shift": list(statistics.energy_shift),
+                "shortest_distances_A": statistics.shortest_distances_A,
             },
             "config": run.to_dict(),
         }

@@ -87,12 +87,19 @@ def test_restart_takes_options_from_the_checkpoint(tmp_path, model):
     (["--restart"], "no checkpoint"),
     (["--ensemble", "npt"], "periodic"),
     (["--steps", 5, "--time-ps", 1.0], "either --steps or --time-ps"),
-    (["--timestep-fs", -1], "timestep_fs must be a positive"),
 ])
 def test_input_errors_exit_with_code_5(tmp_path, model, args, message):
     result = _run(BPA_START, "--model", model, "--device", "cpu", "--output-dir", tmp_path / "out", *args)
     assert result.exit_code == EXIT_CODES["input"] == 5, result.output
     assert message in result.output
+
+
+@pytest.mark.parametrize("option,value", [("--timestep-fs", -1), ("--friction", 0), ("--skin", -0.1),
+                                          ("--temperature-K", -5)])
+def test_bad_option_values_are_usage_errors_naming_the_option(tmp_path, model, option, value):
+    result = _run(BPA_START, "--model", model, "--output-dir", tmp_path / "out", option, value)
+    assert result.exit_code == EXIT_CODES["usage"] == 2, result.output
+    assert f"Invalid value for '{option}'" in result.output and not (tmp_path / "out").exists()
 
 
 def test_other_failures_have_distinct_codes(tmp_path, model):
@@ -107,7 +114,9 @@ def test_other_failures_have_distinct_codes(tmp_path, model):
                                        l_max_edge_attrs=1, correlation=1)), oxygen_free_model)
     result = _run(BPA_START, "--model", oxygen_free_model, "--output-dir", tmp_path / "o")
     assert result.exit_code == 5 and "N" in result.output  # unknown elements N, O
-    assert _run(BPA_START, "--model", tmp_path / "missing.pt").exit_code == EXIT_CODES["usage"] == 2
+    # --model takes a file or a shipped model's name: neither is an input error naming both.
+    missing = _run(BPA_START, "--model", tmp_path / "missing.pt")
+    assert missing.exit_code == EXIT_CODES["input"] and "neither a file nor a shipped model" in missing.output
     assert _run(BPA_START, "--ensemble", "nvt").exit_code == 2
     out = tmp_path / "twice"
     assert _run(BPA_START, "--model", model, "--steps", 2, "--output-dir", out, "--device", "cpu").exit_code == 0

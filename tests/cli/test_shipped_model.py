@@ -30,7 +30,8 @@ def test_shipped_model_loads_and_matches_its_card():
     assert len(metadata["training"]["data"]["valid_indices"]) == card["n_valid"] == 50
 
 
-@pytest.mark.skipif(not SHARED_3BPA.is_dir(), reason="../shared/data/3bpa is absent (the 3BPA data is not in this repo)")
+@pytest.mark.skipif(not SHARED_3BPA.is_dir(),
+                    reason="../shared/data/3bpa is absent (the 3BPA data is not in this repo)")
 def test_eval_reproduces_the_card_validation_errors():
     data = str(SHARED_3BPA / "train_300K.xyz")
     result = CliRunner().invoke(main, ["eval", str(MODEL), data, "--valid-split", "--json"])

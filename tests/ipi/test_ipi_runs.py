@@ -2,7 +2,8 @@
 
 Each test starts i-PI and client processes with a deadline; :class:`~ictp_calc.ipi.launch.IPIRun`
 kills whatever outlives it and removes the socket file. Socket names are unique per run. The tiny
-random float64 model keeps each evaluation at a few ms (PIMD uses the shipped model). Needs i-PI (``pip install -e '.[ipi]'``;
+random float64 model keeps each evaluation at a few ms (PIMD uses the shipped model). Needs i-PI
+(``pip install -e '.[ipi]'``;
 ``.ci/run`` installs it).
 """
 

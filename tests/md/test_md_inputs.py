@@ -8,7 +8,7 @@ from ase.io import read
 from md_helpers import BPA_START, REPO, bpa_box, tiny_model
 
 from ictp_calc.md import InputError, MDSettings, default_model_path, read_structure, run_md, steps_for_time
-from ictp_calc.md import inputs
+from ictp_calc.io import shipped
 from ictp_calc.md.analysis import energy_drift
 from ictp_calc.md.outputs import read_log, truncate_outputs
 from ictp_calc.md.plot import plot_log
@@ -16,11 +16,11 @@ from ictp_calc.md.progress import Progress, ns_per_day
 
 
 def test_default_model_path_and_its_error(tmp_path, monkeypatch):
-    assert default_model_path(must_exist=False) == str(REPO / "models" / "ictp-3bpa.pt")
-    monkeypatch.setattr(inputs, "_repo_models_dir", lambda: tmp_path)
+    assert default_model_path() == str(REPO / "models" / "ictp-3bpa.pt")
+    monkeypatch.setattr(shipped, "shipped_model_dirs", lambda: [tmp_path])
     with pytest.raises(InputError) as info:
         default_model_path()
-    assert str(tmp_path / "ictp-3bpa.pt") in str(info.value) and "--model" in str(info.value)
+    assert str(tmp_path) in str(info.value) and "--model" in str(info.value)
     (tmp_path / "ictp-3bpa.pt").write_bytes(b"")
     assert default_model_path() == str(tmp_path / "ictp-3bpa.pt")
 
