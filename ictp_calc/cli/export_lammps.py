@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from ..io import ModelFileError
+from ..io.shipped import resolve_model
 from ..lammps import export_lammps
 
 __all__ = ["export_lammps_command"]
 
 
 @click.command("export-lammps")
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("model")
 @click.argument("out", type=click.Path(dir_okay=False, writable=True))
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
               help="Inference precision. [default: the model's]")
@@ -24,6 +25,8 @@ __all__ = ["export_lammps_command"]
 def export_lammps_command(model, out, dtype, device, skin, no_ghost_shell_check):
     """Write OUT, the file 'pair_style mliap unified OUT 1' loads, and print the LAMMPS input lines.
 
+    MODEL is a model file or a shipped model's name (ictp-md info lists them).
+
     OUT is a pickle of the model (not a .pt file, which LAMMPS would torch.load). The printed lines turn on
     ghost neighbor lists and set the communication cutoff to layers x cutoff + skin: without both,
     LAMMPS would compute wrong forces silently, and the model refuses to run. LAMMPS must use
@@ -32,7 +35,7 @@ def export_lammps_command(model, out, dtype, device, skin, no_ghost_shell_check)
     """
     try:
         settings = export_lammps(
-            model, out, dtype=dtype, device=device, skin=skin, check_ghost_shell=not no_ghost_shell_check
+            resolve_model(model), out, dtype=dtype, device=device, skin=skin, check_ghost_shell=not no_ghost_shell_check
         )
     except (ModelFileError, ValueError, OSError) as err:
         click.echo(f"Error: {err}", err=True)

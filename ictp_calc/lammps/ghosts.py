@@ -104,7 +104,8 @@ def ghost_shell_depth(nlocal: int, ntotal: int, pair_i: np.ndarray, pair_j: np.n
     the largest distance, over the pieces, by which a piece's atoms extend beyond its owned atoms;
     the depth is the smallest reach over the directions in which ghosts extend at all. LAMMPS hands
     over the ghosts within ``comm_modify cutoff`` of a rank's subdomain (a slab per direction), so in
-    a dense system a cutoff shorter than ``n_layers * cutoff`` shows up as a shallower depth. A sparse system (a molecule in vacuum split over ranks) can end sooner by itself; see
+    a dense system a cutoff shorter than ``n_layers * cutoff`` shows up as a shallower depth. A
+    sparse system (a molecule in vacuum split over ranks) can end sooner by itself; see
     :class:`~ictp_calc.lammps.unified.ICTPUnified`'s ``check_ghost_shell``.
     """
     from scipy.sparse import coo_matrix

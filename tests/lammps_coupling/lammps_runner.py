@@ -90,8 +90,8 @@ thermo_style custom step pe c_vir[1] c_vir[2] c_vir[3] c_vir[4] c_vir[5] c_vir[6
 dump d all custom 1 forces.dump id fx fy fz c_pea
 dump_modify d sort id format float %.17g
 run 0
-print "$(pe:%.17g) $(c_vir[1]:%.17g) $(c_vir[2]:%.17g) $(c_vir[3]:%.17g) $(c_vir[4]:%.17g) $(c_vir[5]:%.17g) $(c_vir[6]:%.17g) $(vol:%.17g)" file result.txt
-"""
+print "$(pe:%.17g) VIRIAL $(vol:%.17g)" file result.txt
+""".replace("VIRIAL", " ".join(f"$(c_vir[{i}]:%.17g)" for i in range(1, 7)))
 
 
 def read_single_point(workdir: Path, n_atoms: int):
