@@ -15,6 +15,9 @@ import os
 
 import click
 
+from ase.io import read
+
+from ictp_calc.data import compute_statistics
 from ictp_calc.io import file_checksum, load_model, save_model
 from ictp_calc.model import ICTPModel
 from ictp_calc.training import evaluate_file
@@ -33,6 +36,14 @@ def main(run_dir, output, dtype, data_file):
     model.load_state_dict(trained.state_dict())
     metadata = dict(metadata)
     metadata["exported"] = {"from_dtype": trained.config.dtype, "dtype": dtype, "run": os.path.basename(run_dir)}
+    statistics = metadata["training"].setdefault("statistics", {})
+    if not statistics.get("shortest_distances_A"):
+        # Runs trained before the out-of-domain check recorded no shortest distances: take them
+        # from the recorded training structures, as training does now.
+        frames = read(data_file, ":")
+        train = [frames[i] for i in metadata["training"]["data"]["train_indices"]]
+        computed = compute_statistics(train, trained.config.atomic_numbers, trained.config.cutoff)
+        statistics["shortest_distances_A"] = computed.shortest_distances_A
     save_model(model, output, metadata)
     training = metadata["training"]
     errors = evaluate_file(model.eval(), data_file, indices=training["data"]["valid_indices"]).to_dict()

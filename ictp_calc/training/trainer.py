@@ -193,6 +193,7 @@ def train(
         )
         if state.swa is not None:
             state.swa.update()
+        state.epoch = epoch  # before the best model's metadata is written
         with state.evaluation_weights():
             valid_loss, accumulator = evaluate(model, valid_set, cfg.eval_batch_size, device, loss_fn)
             valid_metrics = accumulator.result()
@@ -201,7 +202,6 @@ def train(
                 save_model(model, paths["model"], _metadata(run, data, state, statistics))
         if cfg.schedule == "plateau" and stage == 1:
             state.scheduler.step(valid_loss)
-        state.epoch = epoch
         epoch_time = time.monotonic() - t0
         state.elapsed += epoch_time
         record = {"epoch": epoch, "stage": stage, "lr": lr, "train_loss": train_loss, "valid_loss": valid_loss}
