@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from .. import keys
-from ..nn.convolution import EdgeLayout, edge_layout
+from ..nn.convolution import EdgeLayout, dense_layout, edge_layout
 from ..nn import Interaction, LinearReadout, MLPReadout, ProductBasis, RadialEmbedding, RankLinear, SpeciesLinear
-from ..tensors import harmonics
+from ..tensors import harmonic_matrix, harmonics
 from .config import ModelConfig
 
 __all__ = ["ICTPModel", "Layer"]
@@ -58,6 +58,8 @@ class ICTPModel(nn.Module):
         self.register_buffer("atomic_numbers", torch.tensor(c.atomic_numbers, dtype=torch.long))
         self.embedding_weight = nn.Parameter(torch.empty(F, S))
         self.radial_embedding = RadialEmbedding(c.cutoff, c.n_basis, c.n_polynomial_cutoff)
+        # A constant (not saved in model files): kept here so that a compiled graph need not build it.
+        self.register_buffer("harmonic_matrix", harmonic_matrix(c.l_max_edge_attrs), persistent=False)
         self.layers = nn.ModuleList()
         self.readouts = nn.ModuleList()
         l_in = 0
@@ -133,22 +135,39 @@ class ICTPModel(nn.Module):
         shift_vectors = torch.bmm(shifts.unsqueeze(1), edge_cell).squeeze(1)
         return positions.index_select(0, receiver) - positions.index_select(0, sender) - shift_vectors
 
+    def _dense_slots(self, graph, vectors: torch.Tensor, padding: torch.Tensor):
+        """Dense layout (graph keys ``edge_slot``, ``slot_sender``) and slot vectors ``[N K, 3]``.
+
+        Edges beyond the cutoff and padding edges are masked to the padding vector, not dropped:
+        no data-dependent shapes and no host reads.
+        """
+        slot, senders = graph[keys.EDGE_SLOT], graph[keys.SLOT_SENDER]
+        n_slots = senders.shape[0] * senders.shape[1]
+        inside = (vectors.detach().norm(dim=-1) < self.config.cutoff) & (slot < n_slots)
+        vectors = torch.where(inside.unsqueeze(-1), vectors, padding)
+        # Padding edges land in one extra slot, dropped afterwards.
+        slots = padding.expand(n_slots + 1, 3).index_copy(0, slot, vectors)[:n_slots]
+        return dense_layout(senders, slot), slots
+
     def forward(self, graph: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         c = self.config
         species = graph[keys.SPECIES]
         edge_index = graph[keys.EDGE_INDEX]
         vectors = self.edge_vectors(graph, edge_index, graph[keys.CELL_SHIFTS].to(self.dtype))
-        # Edges at or beyond the cutoff contribute exactly nothing (the envelope vanishes there);
-        # dropping them first makes a neighbor list with a skin cost no more than one without.
-        inside = (vectors.detach().norm(dim=-1) < c.cutoff).nonzero().squeeze(-1)
-        edge_index, vectors = edge_index.index_select(1, inside), vectors.index_select(0, inside)
         # Edge quantities live in the padded slot layout of the fused convolution; padding slots
         # get a vector longer than the cutoff, hence exactly zero radial features and messages.
-        layout = edge_layout(edge_index, species.shape[0], max_slots=max(256, (1 << 20) // c.n_hidden_feats))
         padding = torch.tensor([2.0 * c.cutoff, 0.0, 0.0], dtype=self.dtype, device=species.device)
-        vectors = layout.to_slots(vectors, padding)  # [S, 3]
+        if keys.SLOT_SENDER in graph:
+            layout, vectors = self._dense_slots(graph, vectors, padding)
+        else:
+            # Edges at or beyond the cutoff contribute exactly nothing (the envelope vanishes there);
+            # dropping them first makes a neighbor list with a skin cost no more than one without.
+            inside = (vectors.detach().norm(dim=-1) < c.cutoff).nonzero().squeeze(-1)
+            edge_index, vectors = edge_index.index_select(1, inside), vectors.index_select(0, inside)
+            layout = edge_layout(edge_index, species.shape[0], max_slots=max(256, (1 << 20) // c.n_hidden_feats))
+            vectors = layout.to_slots(vectors, padding)  # [S, 3]
         lengths = vectors.norm(dim=-1, keepdim=True)  # [S, 1]
-        edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, normalize=False)  # [S, (L_e+1)^2]
+        edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, False, self.harmonic_matrix)  # [S, (L_e+1)^2]
         edge_feats = self.radial_embedding(lengths)  # [S, B]; exactly 0 beyond the cutoff
         h = self.embed(species)  # [N, 1, F]
         node_energy = torch.zeros(species.shape[0], dtype=self.dtype, device=species.device)
