@@ -16,6 +16,7 @@ FORBIDDEN = {
     "io": {"calculator", "training", "cli", "md"},
     "md": {"training", "cli", "ipi"},
     "ipi": {"training", "cli"},
+    "inference": {"io", "calculator", "training", "cli", "md", "ipi"},
 }
 
 
