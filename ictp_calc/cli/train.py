@@ -9,7 +9,7 @@ from ..data.graph import UnknownElementError
 from ..training import ConfigError, TrainingError, load_run_config, train
 from ..training.checkpoint import CheckpointError
 from ..training.progress import ClickReporter
-from .options import DURATION
+from .options import DURATION, apply_threads, threads_option
 
 __all__ = ["train_command"]
 
@@ -24,16 +24,19 @@ __all__ = ["train_command"]
 @click.option("--seed", type=int, help="Override training.seed (initialization and shuffling).")
 @click.option("--split-seed", type=int, help="Override data.seed (train/validation split).")
 @click.option("--output-dir", type=click.Path(file_okay=False), help="Override output_dir.")
+@threads_option
 @click.option("--set", "assignments", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override any setting, e.g. --set model.n_hidden_feats=32 (repeatable).")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
-def train_command(config, resume, max_time, epochs, device, dtype, seed, split_seed, output_dir, assignments, progress):
+def train_command(config, resume, max_time, epochs, device, dtype, seed, split_seed, output_dir, threads, assignments,
+                  progress):
     """Train an ICTP model as described by the TOML file CONFIG.
 
     Writes best_model.pt, checkpoint.pt, log.jsonl, learning_curve.png, config.toml and
     summary.json to the output directory. Relative paths in CONFIG are relative to the working
     directory.
     """
+    apply_threads(threads, None)  # batches of several structures: all cores by default
     try:
         run = load_run_config(config).with_overrides(
             assignments, epochs=epochs, device=device, dtype=dtype, seed=seed, split_seed=split_seed,
