@@ -66,3 +66,22 @@ def test_cli_sets_a_passive_wait_policy_before_torch_loads(given, expected):
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == [expected, "True"]
+
+
+@pytest.mark.parametrize("flag,expected", [([], False), (["--compile"], True), (["--no-compile"], False)])
+def test_run_passes_compile_to_the_calculator(tmp_path, monkeypatch, restore_threads, flag, expected):
+    """``--compile`` reaches ``make_calculator`` (stopped there: compiling itself is tested elsewhere)."""
+    import ictp_calc.md.runner as runner
+    from ictp_calc.md import InputError
+
+    seen = {}
+
+    def fake_make_calculator(model, **kwargs):
+        seen.update(kwargs)
+        raise InputError("stop here")
+
+    monkeypatch.setattr(runner, "make_calculator", fake_make_calculator)
+    result = CliRunner().invoke(main, ["run", str(BPA_START), "--steps", "2", "--device", "cpu",
+                                       "--output-dir", str(tmp_path / "out"), "--no-progress", *flag])
+    assert result.exit_code == 5 and "stop here" in result.output
+    assert seen["compile"] is expected
