@@ -21,6 +21,7 @@ from .padding import Capacities, pad_positions, pad_static, unpad_outputs
 __all__ = ["CompiledPotential"]
 
 Graph = Dict[str, torch.Tensor]
+_RECOMPILE_LIMIT = 64  # capacities grow by >= 25 % a time: 64 compilations span any realistic range
 
 
 def _energy_forces_stress(model: ICTPModel, graph: Graph, stress: bool) -> Graph:
@@ -76,7 +77,8 @@ class CompiledPotential:
         if self._static is None or self.capacities is None:
             raise RuntimeError("CompiledPotential.prepare(graph, max_in_degree) must be called first")
         padded = {**self._static, **pad_positions(graph[keys.POSITIONS], graph[keys.CELL], self.capacities)}
-        # Dynamo traces torch.autograd.grad only with this option; patched here, not globally.
-        with torch._dynamo.config.patch(trace_autograd_ops=True):
+        # Dynamo traces torch.autograd.grad only with this option, and the compiled code of every
+        # capacity (and model) counts against one recompile limit; patched here, not globally.
+        with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=_RECOMPILE_LIMIT):
             out = self._fn(self.model, padded, stress)
         return unpad_outputs(out, graph[keys.SPECIES].shape[0], graph[keys.CELL].shape[0])
