@@ -12,7 +12,9 @@ chunk a dense block ``[chunk nodes, K_chunk]`` of slots with zero-feature paddin
 a chunk every path is one batched matrix product ``[d3, K d1] @ [K d1, F]`` per receiver; only
 the inputs ``h, R, Y`` are saved, and the backward pass recomputes a chunk's intermediates. The
 backward is written with differentiable operations, so forces can be differentiated again in
-training.
+training. :func:`dense_layout` is the alternative for ``torch.compile``: one chunk of ``K`` slots
+per receiver in node order, built without host reads (:func:`dense_slots`), differentiated by
+autograd.
 
 Shapes: ``h [N, D_in, F]``, ``radial [S, n_paths, F]`` and ``edge_attrs [S, D_e]`` in slot
 layout (``S`` slots), output ``[N, Q, F]`` with ``Q = sum_p (2 l3 + 1)`` (paths in order).
