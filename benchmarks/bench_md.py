@@ -6,6 +6,8 @@ For one system of :mod:`bench_model` (``3bpa`` or ``box1k``), with random weight
 * ``step_s``: one Langevin step (ASE, 0.5 fs, 300 K) through :class:`ICTPCalculator`, skin 0;
 * ``step_skin_s``: the same with a Verlet skin (``--skin``, Å);
 * ``overhead_s`` / ``overhead_pct``: ``step_s - model_s``, the calculator's and ASE's own cost;
+* ``step_compiled_s``: the skin variant with the compiled path (``--compile BACKEND``,
+  ``ICTPCalculator(compile=...)``); ``compile_s``: its first step, which compiles;
 * ``mace_step_s``: one Langevin step through ``MACECalculator`` with the matching MACE model
   (``--compare mace``, needs ``pip install -e .[bench]``).
 
@@ -16,6 +18,7 @@ Usage::
 
     python benchmarks/bench_md.py --system 3bpa --dtype float64
     python benchmarks/bench_md.py --system box1k --dtype float32 --steps 10 --compare mace
+    python benchmarks/bench_md.py --system 3bpa --compile inductor --threads 1
 """
 
 import os
@@ -30,6 +33,7 @@ import time  # noqa: E402
 
 import click  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from ase import units  # noqa: E402
 from ase.md.langevin import Langevin  # noqa: E402
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution  # noqa: E402
@@ -66,8 +70,12 @@ def step_timer(atoms, calc, seed: int):
 @click.option("--warmup", default=3, show_default=True, type=click.IntRange(1))
 @click.option("--skin", default=1.0, show_default=True, help="Verlet skin of the skin variant, Å.")
 @click.option("--compare", type=click.Choice(["mace"]), default=None)
-def main(system, dtype, size, steps, warmup, skin, compare):
+@click.option("--compile", "compile_backend", default=None, metavar="BACKEND", help="Also time the compiled path.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="torch.set_num_threads (default: torch's).")
+def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, threads):
     """Time MD steps through ICTPCalculator (see the module docstring)."""
+    if threads:
+        torch.set_num_threads(threads)
     atoms = build_system(system)
     graph = atoms_to_graph(atoms, ELEMENTS, CUTOFF, dtype=DTYPES[dtype])
     model = build_ictp(size, dtype, graph["edge_index"].shape[1] / len(atoms))
@@ -78,6 +86,10 @@ def main(system, dtype, size, steps, warmup, skin, compare):
             "step_s": step_timer(atoms, ICTPCalculator(path, device="cpu"), 1),
             "step_skin_s": step_timer(atoms, ICTPCalculator(path, device="cpu", skin=skin), 1),
         }
+        if compile_backend:
+            calc = ICTPCalculator(path, device="cpu", skin=skin, compile=compile_backend)
+            variants["step_compiled_s"] = step_timer(atoms, calc, 1)
+            compile_s = variants["step_compiled_s"]()  # the first step compiles
     frozen = ICTPCalculator(model, device="cpu").model  # the calculator's own frozen copy
 
     def bare():
@@ -102,6 +114,9 @@ def main(system, dtype, size, steps, warmup, skin, compare):
     result.update({name: statistics.median(t) for name, t in times.items()})
     result["overhead_s"] = result["step_s"] - result["model_s"]
     result["overhead_pct"] = 100 * result["overhead_s"] / result["model_s"]
+    result["threads"] = torch.get_num_threads()
+    if compile_backend:
+        result["compile_s"] = compile_s
     for name, value in result.items():
         print(f"  {name}: {value:.4f}" if isinstance(value, float) else f"  {name}: {value}")
     print(json.dumps(result))

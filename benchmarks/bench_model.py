@@ -26,8 +26,11 @@ A run first times the ICTP model alone (``--warmup`` calls, then ``--repeats`` t
 records the peak RSS. With ``--compare mace`` (needs ``pip install -e .[bench]``) it then builds a
 MACE model with matching hyperparameters, feeds it the same neighbor list, and times both models
 again, alternating ICTP and MACE calls; ``ictp_s`` and ``mace_s`` are the medians of that
-interleaved phase. The last line printed is a JSON object with the keys ``system``, ``dtype``,
-``size``, ``n_atoms``, ``ictp_s``, ``ictp_peak_mb``, ``mace_s`` and ``speedup`` (``mace_s / ictp_s``).
+interleaved phase. With ``--compile BACKEND`` it compiles the padded graph
+(:class:`ictp_calc.inference.CompiledPotential`; ``compile_s`` is the first, compiling call) and
+times eager and compiled calls interleaved (``ictp_s``, ``compiled_s``). The last line printed is a
+JSON object with the keys ``system``, ``dtype``, ``size``, ``n_atoms``, ``ictp_s``, ``ictp_peak_mb``,
+``mace_s``, ``speedup`` (``mace_s / ictp_s``), ``threads``, ``compiled_s`` and ``compile_s``.
 Timings are wall-clock seconds per call; memory is in MiB.
 """
 
@@ -51,6 +54,7 @@ from ase import Atoms  # noqa: E402
 
 from ictp_calc import keys  # noqa: E402
 from ictp_calc.data import atoms_to_graph  # noqa: E402
+from ictp_calc.inference import CompiledPotential  # noqa: E402
 from ictp_calc.model import DTYPES, ModelConfig, build_model, compute_properties  # noqa: E402
 
 SYSTEMS = ("3bpa", "box1k", "box8k")
@@ -363,6 +367,7 @@ def run_benchmark(
     compare: Optional[str],
     seed: int = 0,
     compare_repeats: Optional[int] = None,
+    compile_backend: Optional[str] = None,
 ) -> Dict[str, object]:
     """Build, time and report one system; prints a summary and returns the result record."""
     start = time.perf_counter()
@@ -392,6 +397,18 @@ def run_benchmark(
     increase = ictp_peak - rss_before
     print(f"  peak RSS {ictp_peak:.1f} MiB ({increase:+.1f} MiB over the {rss_before:.1f} MiB before the first call)")
     ictp_s, mace_s = statistics.median(ictp_alone), None
+    compiled_s = compile_s = None
+    if compile_backend:  # the padded graph compiled once; then eager and compiled calls interleaved
+        potential = CompiledPotential(model, backend=compile_backend)
+        potential.prepare(graph, int(torch.bincount(graph[keys.EDGE_INDEX][0]).max()))
+        start = time.perf_counter()
+        check_forces("ICTP compiled", potential(graph), n_atoms)
+        compile_s = time.perf_counter() - start
+        print(f"  compiled ({compile_backend}) in {compile_s:.1f} s (first call)")
+        eager_times, compiled_times = time_calls([ictp_call, lambda: potential(graph)], repeats, max(warmup - 1, 0))
+        print("  " + describe("ICTP eager, interleaved", eager_times))
+        print("  " + describe("ICTP compiled, interleaved", compiled_times))
+        ictp_s, compiled_s = statistics.median(eager_times), statistics.median(compiled_times)
 
     if compare == "mace":
         mace = build_mace(size, dtype, avg_neighbors, seed=seed)
@@ -417,6 +434,9 @@ def run_benchmark(
         "ictp_peak_mb": round(ictp_peak, 1),
         "mace_s": mace_s,
         "speedup": None if mace_s is None else mace_s / ictp_s,
+        "threads": torch.get_num_threads(),
+        "compiled_s": compiled_s,
+        "compile_s": compile_s,
     }
 
 
@@ -447,15 +467,17 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
         return "–" if value is None else format(value, spec)
 
     out = [
-        "| system | dtype | size | atoms | ICTP (s) | ICTP peak (MiB) | MACE (s) | speedup |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| system | dtype | size | atoms | threads | ICTP (s) | compiled (s) | compile (s) | ICTP peak (MiB) "
+        "| MACE (s) | speedup |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if "error" in r:
             out.append(f"| {r['system']} | {r['dtype']} | {r['size']} | {r['error']} | | | | |")
             continue
         out.append(
-            f"| {r['system']} | {r['dtype']} | {r['size']} | {r['n_atoms']} | {fmt(r['ictp_s'], '.4f')} "
+            f"| {r['system']} | {r['dtype']} | {r['size']} | {r['n_atoms']} | {r.get('threads', '–')} "
+            f"| {fmt(r['ictp_s'], '.4f')} | {fmt(r.get('compiled_s'), '.4f')} | {fmt(r.get('compile_s'), '.1f')} "
             f"| {fmt(r['ictp_peak_mb'], '.0f')} | {fmt(r['mace_s'], '.4f')} | {fmt(r['speedup'], '.2f')} |"
         )
     return "\n".join(out)
@@ -473,6 +495,8 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
 )
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch.set_num_threads (default: torch's).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the box packing and the random weights.")
+@click.option("--compile", "compile_backend", default=None, metavar="BACKEND",
+              help="Also time the compiled path (CompiledPotential; e.g. inductor), interleaved with eager.")
 @click.option(
     "--all",
     "run_all",
@@ -480,7 +504,7 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
     help="Run every combination of the given (or, where none is given, all) systems, dtypes and sizes, "
     "each in its own process, and print a markdown table.",
 )
-def main(systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, threads, seed, run_all):
+def main(systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, threads, seed, compile_backend, run_all):
     """Benchmark one ICTP energy + forces evaluation (see the module docstring)."""
     if run_all:
         combos = [
@@ -493,6 +517,7 @@ def main(systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, thre
         extra += ["--compare", compare] if compare else []
         extra += ["--compare-repeats", str(compare_repeats)] if compare_repeats else []
         extra += ["--threads", str(threads)] if threads else []
+        extra += ["--compile", compile_backend] if compile_backend else []
         print(markdown_table(run_table(combos, extra)))
         return
     if max(len(systems), len(dtypes), len(sizes)) > 1:
@@ -508,6 +533,7 @@ def main(systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, thre
         compare,
         seed=seed,
         compare_repeats=compare_repeats,
+        compile_backend=compile_backend,
     )
     print(json.dumps(result))
 

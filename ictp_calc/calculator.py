@@ -25,6 +25,16 @@ Design:
 * **Devices.** Per call, the positions and the cell move to the device as one tensor; the neighbor
   list, species and shifts as one more tensor, only when the list was rebuilt; all results come back
   as one tensor. No global torch state (default dtype, threads) is touched.
+* **Threads.** The calculator uses torch's thread count as the process has it. A small molecule is
+  overhead-bound and fastest with one thread (``torch.set_num_threads(1)``; more threads only add
+  synchronization); systems of thousands of atoms gain from every free core. ``ictp-md`` chooses
+  by system size (``--threads``, :func:`ictp_calc.inference.choose_threads`).
+* **Compiled path** (``compile=True``): energy, forces and stress as one ``torch.compile``-d
+  function of a graph padded to capacities that grow in steps
+  (:class:`~ictp_calc.inference.CompiledPotential`); the first call compiles (tens of seconds on a
+  CPU), a neighbor list within capacity reuses the compiled code. It keeps per-slot
+  intermediates for autograd, so it is meant for small and medium systems; the eager path is the
+  reference and the one for large systems.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from .data.checks import (
 from .data.graph import species_indices
 from .data.neighbor_cache import NeighborCache
 from .devices import resolve_device
+from .inference import CompiledPotential
 from .io import file_checksum, load_model, resolve_model
 from .io.model_file import model_units
 from .model import DTYPES, ICTPModel, compute_properties
@@ -144,6 +155,8 @@ class ICTPCalculator(Calculator):
         length_units_to_A: size of the model's length unit in Å; default and check as for energy.
         min_distance: Å; two atoms closer than this raise :class:`~ictp_calc.data.checks.CloseAtomsError`
             (0 disables the check). Must be below the cutoff.
+        compile: compile the evaluation (``True``: torch's default backend, inductor; or a backend
+            name such as ``"aot_eager"``); see the module docstring.
         **kwargs: passed on to :class:`ase.calculators.calculator.Calculator` (``directory``, ``label``,
             ``atoms``).
 
@@ -166,6 +179,7 @@ class ICTPCalculator(Calculator):
         energy_units_to_eV: Optional[float] = None,
         length_units_to_A: Optional[float] = None,
         min_distance: float = 0.1,
+        compile: Union[bool, str] = False,
         **kwargs: Any,
     ):
         unknown = sorted(set(kwargs) - _CALCULATOR_KWARGS)
@@ -193,6 +207,10 @@ class ICTPCalculator(Calculator):
         self.min_distance = float(min_distance)
         self.skin = float(skin)
         self.neighbors = NeighborCache(self.cutoff, self.skin)  # validates skin
+        if not isinstance(compile, (bool, str)):
+            raise TypeError(f"compile must be a bool or a torch.compile backend name, got {compile!r}")
+        backend = "inductor" if compile is True else compile
+        self.compiled = CompiledPotential(self.model, backend) if backend else None
         self.n_evaluations = 0
         self.domain_A = _domain_thresholds(self.metadata, self.model.config.atomic_numbers, self.length_units_to_A)
         self._warned_for: Optional[tuple] = None  # the structure last warned about (out of domain)
@@ -252,6 +270,8 @@ class ICTPCalculator(Calculator):
         self.n_evaluations += 1
         # enable_grad: forces are gradients, even when the caller runs under torch.no_grad().
         with torch.enable_grad():
+            if self.compiled is not None:
+                return self.compiled(graph, stress)
             return compute_properties(self.model, graph, forces=True, stress=stress)
 
     def _check_domain(self, target, positions, cell, species, receiver, sender, shifts) -> None:
@@ -309,6 +329,8 @@ class ICTPCalculator(Calculator):
                 keys.N_ATOMS: torch.full((1,), n_atoms, dtype=torch.long, device=device),
             }
             self._static_build = self.neighbors.n_builds
+            if self.compiled is not None:  # largest in-degree from the host copy of the list
+                self.compiled.prepare(self._static, int(np.bincount(receiver).max()) if n_edges else 0)
         assert self._static is not None
         # Positions and cell: one tensor, already in the model's dtype and length unit.
         np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
@@ -352,6 +374,7 @@ class ICTPCalculator(Calculator):
             "energy_units_to_eV": self.energy_units_to_eV,
             "length_units_to_A": self.length_units_to_A,
             "min_distance": self.min_distance,
+            "compile": self.compiled.backend if self.compiled is not None else False,
         }
 
     def __repr__(self) -> str:

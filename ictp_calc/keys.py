@@ -18,6 +18,11 @@ BATCH = "batch"  # [n_atoms] int64 | graph index of each atom
 N_ATOMS = "n_atoms"  # [n_graphs] int64 | atoms per graph
 LAYER_SIZES = "layer_sizes"  # [n_layers] int64, optional | layer t updates only atoms 0..layer_sizes[t]-1
 
+# Optional dense slot layout (ictp_calc.inference.padding); with it the model runs without host
+# reads and with fixed shapes (torch.compile). K = slots per atom (>= the largest in-degree).
+EDGE_SLOT = "edge_slot"  # [n_edges] int64 | slot i*K + rank of each edge; n_atoms*K: padding edge (ignored)
+SLOT_SENDER = "slot_sender"  # [n_atoms, K] int64 | sender of each slot; n_atoms for an empty slot
+
 # Outputs
 NODE_ENERGY = "energies"  # [n_atoms] | per-atom energy, eV
 ENERGY = "energy"  # [n_graphs] | total energy, eV

@@ -15,6 +15,7 @@ from ..devices import DeviceError
 from ..io import ModelFileError, file_checksum, load_model, resolve_model
 from ..training.evaluation import evaluate_file, format_table, validation_indices
 from ..training.metrics import METRIC_UNITS
+from .options import apply_threads, threads_option
 
 __all__ = ["eval_command"]
 
@@ -31,11 +32,12 @@ def _finite(value):
 @click.option("--parity", type=click.Path(dir_okay=False), help="Write a parity plot (PNG) here.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
+@threads_option
 @click.option("--energy-key", default="energy", show_default=True, help="Energy label (info or calculator).")
 @click.option("--forces-key", default="forces", show_default=True, help="Forces label (arrays or calculator).")
 @click.option("--valid-split", is_flag=True,
               help="Evaluate only the validation structures recorded in MODEL (on its training file).")
-def eval_command(model, data, as_json, parity, batch_size, device, energy_key, forces_key, valid_split):
+def eval_command(model, data, as_json, parity, batch_size, device, threads, energy_key, forces_key, valid_split):
     """Evaluate MODEL (a file or a shipped model's name) on each DATA file.
 
     DATA files are extxyz; FILE@INDEX selects structures, e.g. data.xyz@:5.
@@ -43,6 +45,7 @@ def eval_command(model, data, as_json, parity, batch_size, device, energy_key, f
     Energies: RMSE and MAE of the total energy (meV) and per atom (meV/atom); forces: per
     component (meV/Å).
     """
+    apply_threads(threads, None)  # batches of several structures: all cores by default
     try:
         model = resolve_model(model)
         net, metadata = load_model(model)

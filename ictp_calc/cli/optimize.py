@@ -8,7 +8,9 @@ import sys
 import click
 
 from ..md.optimize import OPTIMIZERS, optimize, parse_indices
+from ..md.inputs import read_structure
 from .md_common import EXIT_CODE_HELP, exit_codes, model_option
+from .options import apply_threads, threads_option
 
 __all__ = ["optimize_command"]
 
@@ -29,14 +31,16 @@ __all__ = ["optimize_command"]
               help="Optimization trajectory, extxyz or .traj [default: STEM_opt_traj.extxyz].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Inference dtype [default: the model's].")
+@threads_option
 @click.option("--quiet", is_flag=True, help="No per-step optimizer log.")
 def optimize_command(structure, model, optimizer, fmax, steps, fix, relax_cell, pressure_bar, output, trajectory,
-                     device, dtype, quiet):
+                     device, dtype, threads, quiet):
     """Relax STRUCTURE (any file ASE reads; the last frame) until every force is below --fmax."""
     stem = os.path.splitext(structure)[0]
     output = output or f"{stem}_opt.extxyz"
     trajectory = trajectory or f"{stem}_opt_traj.extxyz"
     with exit_codes("the optimization"):
+        apply_threads(threads, len(read_structure(structure)))
         result = optimize(
             structure, model, optimizer=optimizer, fmax=fmax, steps=steps, relax_cell=relax_cell,
             pressure_bar=pressure_bar, fixed=parse_indices(fix), output=output, trajectory=trajectory,

@@ -9,16 +9,18 @@ import click
 from click.core import ParameterSource
 
 from ..md import ENSEMBLES, InputError, MDSettings, plot_log, run_md, steps_for_time
+from ..md.inputs import read_structure
 from ..md.restart import load_settings, merge_settings
 from ..md.settings import BAROSTATS, TRAJECTORY_FORMATS
 from .md_common import EXIT_CODE_HELP, command_line, exit_codes, model_option
+from .options import apply_threads, threads_option
 
 __all__ = ["run_command"]
 
 POSITIVE, NON_NEGATIVE = click.FloatRange(min=0, min_open=True), click.FloatRange(min=0)
 # CLI parameter -> MDSettings field, where the names differ.
 _FIELDS = {"friction": "friction_per_ps", "min_distance": "min_distance_A", "trajectory_format": "trajectory_format"}
-_NOT_SETTINGS = {"restart", "overwrite", "time_ps", "plot", "progress"}
+_NOT_SETTINGS = {"restart", "overwrite", "time_ps", "plot", "progress", "threads"}
 
 
 @click.command("run", epilog=EXIT_CODE_HELP)
@@ -45,6 +47,9 @@ _NOT_SETTINGS = {"restart", "overwrite", "time_ps", "plot", "progress"}
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Inference dtype [default: the model's].")
 @click.option("--skin", type=NON_NEGATIVE, default=0.5, show_default=True, help="Verlet neighbor-list skin, Å.")
+@threads_option
+@click.option("--compile/--no-compile", "compile", default=False, show_default=True,
+              help="Compile the model (torch.compile; the first step then takes a minute or more on a CPU).")
 @click.option("--interval", type=click.IntRange(min=1), default=10, show_default=True,
               help="Write a frame and a log row every this many steps.")
 @click.option("--checkpoint-interval", type=click.IntRange(min=1), default=1000, show_default=True,
@@ -72,13 +77,14 @@ def run_command(ctx, structure, **options):
     stops with a last good frame and health_stop.json when the simulation becomes unphysical.
     """
     time_ps, plot, progress = options.pop("time_ps"), options.pop("plot"), options.pop("progress")
-    restart, overwrite = options.pop("restart"), options.pop("overwrite")
+    restart, overwrite, threads = options.pop("restart"), options.pop("overwrite"), options.pop("threads")
     if options["output_dir"] is None:
         options["output_dir"] = os.path.splitext(os.path.basename(structure))[0] + "_md"
     explicit = {_FIELDS.get(name, name): value for name, value in options.items()
                 if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     values = {_FIELDS.get(name, name): value for name, value in options.items() if name not in _NOT_SETTINGS}
     with exit_codes("the run"):
+        apply_threads(threads, len(read_structure(structure)))
         if restart:
             stored = load_settings(values["output_dir"])
             settings = merge_settings(stored, {**explicit, "structure": structure, "output_dir": values["output_dir"]})

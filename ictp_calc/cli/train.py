@@ -12,7 +12,7 @@ from ..training.checkpoint import CheckpointError
 from ..training.loop import NonFiniteLossError
 from ..training.progress import ClickReporter
 from .md_common import exit_codes
-from .options import DURATION
+from .options import DURATION, apply_threads, threads_option
 
 __all__ = ["train_command"]
 
@@ -27,10 +27,12 @@ __all__ = ["train_command"]
 @click.option("--seed", type=int, help="Override training.seed (initialization and shuffling).")
 @click.option("--split-seed", type=int, help="Override data.seed (train/validation split).")
 @click.option("--output-dir", type=click.Path(file_okay=False), help="Override output_dir.")
+@threads_option
 @click.option("--set", "assignments", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override any setting, e.g. --set model.n_hidden_feats=32 (repeatable).")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
-def train_command(config, resume, max_time, epochs, device, dtype, seed, split_seed, output_dir, assignments, progress):
+def train_command(config, resume, max_time, epochs, device, dtype, seed, split_seed, output_dir, threads, assignments,
+                  progress):
     """Train an ICTP model as described by the TOML file CONFIG.
 
     Writes best_model.pt, checkpoint.pt, log.jsonl, learning_curve.png, config.toml and
@@ -42,6 +44,7 @@ def train_command(config, resume, max_time, epochs, device, dtype, seed, split_s
     last good checkpoint is kept), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (the last
     checkpoint is kept; --resume continues from it).
     """
+    apply_threads(threads, None)  # batches of several structures: all cores by default
     with exit_codes("training", "; the last checkpoint is kept, continue with --resume"):
         _train(config, resume, max_time, epochs, device, dtype, seed, split_seed, output_dir, assignments, progress)
 

@@ -73,12 +73,12 @@ def read_structure(path: str, index: str = "-1") -> Atoms:
 
 def make_calculator(
     model: Optional[str], device: str = "auto", dtype: Optional[str] = None, skin: float = 0.0,
-    min_distance: float = 0.1,
+    min_distance: float = 0.1, compile: bool = False,
 ) -> ICTPCalculator:
     """An :class:`ICTPCalculator` for ``model`` (None: the shipped model), errors as :class:`InputError`."""
     path = resolve_model_path(model)
     try:
-        return ICTPCalculator(path, device=device, dtype=dtype, skin=skin, min_distance=min_distance)
+        return ICTPCalculator(path, device=device, dtype=dtype, skin=skin, min_distance=min_distance, compile=compile)
     except (ModelFileError, ValueError) as err:
         raise InputError(f"cannot use model {path!r}: {err}") from err
 

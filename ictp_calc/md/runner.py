@@ -159,7 +159,8 @@ def _set_up(s: MDSettings, restart: bool, calculator):
     atoms = read_structure(s.structure)
     structure_sha = file_checksum(s.structure)
     calc = calculator or make_calculator(
-        s.model, device=s.device, dtype=s.dtype, skin=s.skin, min_distance=s.min_distance_A if s.health else 0.0
+        s.model, device=s.device, dtype=s.dtype, skin=s.skin, min_distance=s.min_distance_A if s.health else 0.0,
+        compile=s.compile,
     )
     monitor = HealthMonitor(atoms, s.temperature_K, s.health, s.max_temperature_factor, s.bond_stretch_factor,
                             s.timestep_fs, s.min_distance_A)

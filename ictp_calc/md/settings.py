@@ -24,7 +24,7 @@ TRAJECTORY_FORMATS = ("extxyz", "traj")
 # continuation is bitwise equal to an uninterrupted run when device, skin and interval stay the same.
 RESTART_MUTABLE = frozenset(
     {"steps", "device", "skin", "interval", "checkpoint_interval", "health", "min_distance_A", "max_temperature_factor",
-     "bond_stretch_factor", "output_dir", "structure", "model"}
+     "bond_stretch_factor", "output_dir", "structure", "model", "compile"}
 )
 
 
@@ -49,6 +49,7 @@ class MDSettings:
         compressibility_per_bar: compressibility for the Berendsen barostat, 1/bar.
         seed: seed of the initial velocities and of the stochastic thermostats.
         device, dtype, skin: calculator settings (skin in Å).
+        compile: evaluate with the compiled path (``ICTPCalculator(compile=True)``).
         interval: trajectory frame and log line every this many steps.
         checkpoint_interval: restart checkpoint every this many steps (and at the end).
         output_dir: directory of all outputs.
@@ -77,6 +78,7 @@ class MDSettings:
     device: str = "auto"
     dtype: Optional[str] = None
     skin: float = 0.5
+    compile: bool = False
     interval: int = 10
     checkpoint_interval: int = 1000
     output_dir: str = "md"

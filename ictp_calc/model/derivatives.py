@@ -35,7 +35,7 @@ def compute_properties(
         positions = positions.detach().requires_grad_(True)
         inputs.append(positions)
     if stress:
-        strain = torch.zeros_like(cell, requires_grad=True)  # [G, 3, 3]
+        strain = torch.zeros_like(cell).requires_grad_(True)  # [G, 3, 3]
         inputs.append(strain)
         sym = 0.5 * (strain + strain.transpose(1, 2))
         deform = sym.index_select(0, graph[keys.BATCH])  # [N, 3, 3]

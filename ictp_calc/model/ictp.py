@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from .. import keys
-from ..nn.convolution import EdgeLayout, edge_layout
+from ..nn.convolution import EdgeLayout, dense_layout, edge_layout
 from ..nn import Interaction, LinearReadout, MLPReadout, ProductBasis, RadialEmbedding, RankLinear, SpeciesLinear
-from ..tensors import harmonics
+from ..tensors import harmonic_matrix, harmonics
 from .config import ModelConfig
 
 __all__ = ["ICTPModel", "Layer"]
@@ -66,6 +66,8 @@ class ICTPModel(nn.Module):
         self.register_buffer("atomic_numbers", torch.tensor(c.atomic_numbers, dtype=torch.long))
         self.embedding_weight = nn.Parameter(torch.empty(F, S))
         self.radial_embedding = RadialEmbedding(c.cutoff, c.n_basis, c.n_polynomial_cutoff)
+        # A constant (not saved in model files): kept here so that a compiled graph need not build it.
+        self.register_buffer("harmonic_matrix", harmonic_matrix(c.l_max_edge_attrs), persistent=False)
         self.layers = nn.ModuleList()
         self.readouts = nn.ModuleList()
         l_in = 0
@@ -150,29 +152,57 @@ class ICTPModel(nn.Module):
         # Edge quantities live in the padded slot layout of the fused convolution; padding slots
         # get a vector longer than the cutoff, hence exactly zero radial features and messages.
         layout = edge_layout(edge_index, n_nodes, max_slots=max(256, (1 << 20) // c.n_hidden_feats))
-        padding = torch.tensor([2.0 * c.cutoff, 0.0, 0.0], dtype=self.dtype, device=vectors.device)
-        vectors = layout.to_slots(vectors, padding)  # [S, 3]
+        vectors = layout.to_slots(vectors, self._padding_vector())  # [S, 3]
+        return self._slot_features(vectors) + (layout,)
+
+    def _padding_vector(self) -> torch.Tensor:
+        """The vector of padding slots: longer than the cutoff, so its features vanish exactly."""
+        c = self.config
+        return torch.tensor([2.0 * c.cutoff, 0.0, 0.0], dtype=self.dtype, device=self.embedding_weight.device)
+
+    def _slot_features(self, vectors: torch.Tensor):
+        """Harmonics ``[S, (L_e+1)^2]`` and radial features ``[S, B]`` of slot vectors ``[S, 3]``."""
+        c = self.config
         lengths = vectors.norm(dim=-1, keepdim=True)  # [S, 1]
-        edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, normalize=False)  # [S, (L_e+1)^2]
+        edge_attrs = harmonics(vectors / lengths, c.l_max_edge_attrs, False, self.harmonic_matrix)
         edge_feats = self.radial_embedding(lengths)  # [S, B]; exactly 0 beyond the cutoff
-        return edge_attrs, edge_feats, layout
+        return edge_attrs, edge_feats
+
+    def _dense_slots(self, graph, vectors: torch.Tensor, padding: torch.Tensor):
+        """Dense layout (graph keys ``edge_slot``, ``slot_sender``) and slot vectors ``[N K, 3]``.
+
+        Edges beyond the cutoff and padding edges are masked to the padding vector, not dropped:
+        no data-dependent shapes and no host reads.
+        """
+        slot, senders = graph[keys.EDGE_SLOT], graph[keys.SLOT_SENDER]
+        n_slots = senders.shape[0] * senders.shape[1]
+        inside = (vectors.detach().norm(dim=-1) < self.config.cutoff) & (slot < n_slots)
+        vectors = torch.where(inside.unsqueeze(-1), vectors, padding)
+        # Padding edges land in one extra slot, dropped afterwards.
+        slots = padding.expand(n_slots + 1, 3).index_copy(0, slot, vectors)[:n_slots]
+        return dense_layout(senders, slot), slots
 
     def forward(self, graph: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         c = self.config
         species = graph[keys.SPECIES]
         edge_index = graph[keys.EDGE_INDEX]
         vectors = self.edge_vectors(graph, edge_index, graph[keys.CELL_SHIFTS].to(self.dtype))
-        # Edges at or beyond the cutoff contribute exactly nothing (the envelope vanishes there);
-        # dropping them first makes a neighbor list with a skin cost no more than one without.
-        inside = (vectors.detach().norm(dim=-1) < c.cutoff).nonzero().squeeze(-1)
-        edge_index, vectors = edge_index.index_select(1, inside), vectors.index_select(0, inside)
         n_nodes = species.shape[0]
         sizes = [n_nodes] * c.n_interactions
-        if keys.LAYER_SIZES in graph:
-            sizes = [min(int(n), n_nodes) for n in graph[keys.LAYER_SIZES].tolist()]
+        edges, edges_for = None, None
+        if keys.SLOT_SENDER in graph:
+            # Padded graphs (ictp_calc.inference): a dense layout without host reads.
+            layout, slot_vectors = self._dense_slots(graph, vectors, self._padding_vector())
+            edges, edges_for = self._slot_features(slot_vectors) + (layout,), (n_nodes, n_nodes)
+        else:
+            # Edges at or beyond the cutoff contribute exactly nothing (the envelope vanishes there);
+            # dropping them first makes a neighbor list with a skin cost no more than one without.
+            inside = (vectors.detach().norm(dim=-1) < c.cutoff).nonzero().squeeze(-1)
+            edge_index, vectors = edge_index.index_select(1, inside), vectors.index_select(0, inside)
+            if keys.LAYER_SIZES in graph:
+                sizes = [min(int(n), n_nodes) for n in graph[keys.LAYER_SIZES].tolist()]
         h = self.embed(species)  # [N, 1, F]
         node_energy = torch.zeros(n_nodes, dtype=self.dtype, device=species.device)
-        edges, edges_for = None, None
         for layer, readout, n_out in zip(self.layers, self.readouts, sizes):
             if edges_for != (h.shape[0], n_out):
                 edges, edges_for = self._edge_inputs(edge_index, vectors, h.shape[0], n_out), (h.shape[0], n_out)

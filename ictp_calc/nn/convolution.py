@@ -12,7 +12,9 @@ chunk a dense block ``[chunk nodes, K_chunk]`` of slots with zero-feature paddin
 a chunk every path is one batched matrix product ``[d3, K d1] @ [K d1, F]`` per receiver; only
 the inputs ``h, R, Y`` are saved, and the backward pass recomputes a chunk's intermediates. The
 backward is written with differentiable operations, so forces can be differentiated again in
-training.
+training. :func:`dense_layout` is the alternative for ``torch.compile``: one chunk of ``K`` slots
+per receiver in node order, built without host reads (:func:`dense_slots`), differentiated by
+autograd.
 
 Shapes: ``h [N, D_in, F]``, ``radial [S, n_paths, F]`` and ``edge_attrs [S, D_e]`` in slot
 layout (``S`` slots), output ``[N, Q, F]`` with ``Q = sum_p (2 l3 + 1)`` (paths in order).
@@ -20,6 +22,7 @@ layout (``S`` slots), output ``[N, Q, F]`` with ``Q = sum_p (2 l3 + 1)`` (paths 
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
@@ -28,17 +31,31 @@ import torch
 
 from ..tensors import Path, rank_slice
 
-__all__ = ["Chunk", "EdgeLayout", "edge_layout", "fused_convolution", "reference_convolution", "stack_couplings"]
+__all__ = [
+    "Chunk",
+    "EdgeLayout",
+    "dense_layout",
+    "dense_slots",
+    "edge_layout",
+    "fused_convolution",
+    "reference_convolution",
+    "stack_couplings",
+]
 
 
 @dataclass
 class Chunk:
     """Receivers ``nodes [c]`` (ids) with ``max_neighbors`` slots each: slots ``[s0, s1)``."""
 
-    nodes: torch.Tensor
+    nodes: Optional[torch.Tensor]
     max_neighbors: int
     s0: int
     s1: int
+
+    @property
+    def n_nodes(self) -> int:
+        """c, the receivers of the chunk."""
+        return (self.s1 - self.s0) // self.max_neighbors
 
 
 @dataclass
@@ -49,7 +66,8 @@ class EdgeLayout:
         n_nodes: N. n_edges: E. n_slots: S (>= E).
         slot_of_edge: ``[E]`` slot of each edge.
         sender_of_slot: ``[S]`` sender of each slot, ``N`` for padding slots.
-        node_order: ``[N]`` receivers in chunk order; ``inverse_order`` undoes it.
+        node_order: ``[N]`` receivers in chunk order; ``inverse_order`` undoes it (both None in
+            the dense layout, whose one chunk holds the nodes in their own order).
         chunks: the blocks of consecutive slots.
     """
 
@@ -58,9 +76,14 @@ class EdgeLayout:
     n_slots: int
     slot_of_edge: torch.Tensor
     sender_of_slot: torch.Tensor
-    node_order: torch.Tensor
-    inverse_order: torch.Tensor
+    node_order: Optional[torch.Tensor]
+    inverse_order: Optional[torch.Tensor]
     chunks: List[Chunk]
+
+    @property
+    def dense(self) -> bool:
+        """True for the one-chunk layout of :func:`dense_layout` (differentiated by autograd)."""
+        return self.node_order is None
 
     def to_slots(self, values: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
         """Per-edge ``values [E, ...]`` -> ``[S, ...]``, padding slots set to ``fill [...]``."""
@@ -82,12 +105,14 @@ def edge_layout(
     counts = torch.bincount(receiver, minlength=n_nodes).cpu()
     node_order = torch.argsort(counts, descending=True, stable=True)
     degree = counts[node_order].tolist()
+    ascending = [-d for d in degree]  # for bisect: the degrees are sorted in descending order
     chunks, node_base = [], torch.empty(n_nodes, dtype=torch.long)
     start, slot = 0, 0
-    while start < n_nodes:
-        k, stop = max(degree[start], 1), start + 1
-        while stop < n_nodes and (stop - start + 1) * k <= max_slots and degree[stop] >= min_fill * k:
-            stop += 1
+    while start < n_nodes:  # one iteration per chunk; the chunk's end is found by bisection
+        k = max(degree[start], 1)
+        # First receiver with degree < min_fill * k, i.e. -degree > -min_fill * k.
+        low_fill = bisect.bisect_right(ascending, -min_fill * k, lo=start + 1)
+        stop = max(start + 1, min(low_fill, start + max_slots // k, n_nodes))
         nodes = node_order[start:stop]
         node_base[nodes] = slot + k * torch.arange(stop - start)
         chunks.append(Chunk(nodes.to(device), k, slot, slot + k * (stop - start)))
@@ -104,6 +129,40 @@ def edge_layout(
     inverse_order = torch.empty_like(node_order)
     inverse_order[node_order] = torch.arange(n_nodes, device=device)
     return EdgeLayout(n_nodes, n_edges, slot, slot_of_edge, sender_of_slot, node_order, inverse_order, chunks)
+
+
+def dense_slots(receiver: torch.Tensor, sender: torch.Tensor, n_nodes: int, max_neighbors: int):
+    """Slots of the dense layout, computed on the device without host reads.
+
+    Receiver ``i`` owns slots ``[i K, (i + 1) K)`` (``K = max_neighbors``, at least the largest
+    in-degree: not checked here, which would need a host read); its edges fill them in order.
+
+    Args:
+        receiver, sender: ``[E]`` node ids.
+
+    Returns:
+        ``slot_of_edge [E]`` and ``sender_of_slot [N, K]`` (``N`` = ``n_nodes`` for empty slots).
+    """
+    n_edges, device = receiver.shape[0], receiver.device
+    counts = torch.bincount(receiver, minlength=n_nodes)
+    first = torch.cumsum(counts, 0) - counts  # [N] first sorted position of each receiver's edges
+    by_receiver = torch.argsort(receiver, stable=True)
+    rank = torch.empty_like(receiver)
+    rank[by_receiver] = torch.arange(n_edges, device=device) - first.index_select(0, receiver[by_receiver])
+    slot_of_edge = receiver * max_neighbors + rank
+    sender_of_slot = torch.full((n_nodes * max_neighbors,), n_nodes, dtype=torch.long, device=device)
+    return slot_of_edge, sender_of_slot.index_copy(0, slot_of_edge, sender).view(n_nodes, max_neighbors)
+
+
+def dense_layout(sender_of_slot: torch.Tensor, slot_of_edge: torch.Tensor) -> EdgeLayout:
+    """One-chunk layout from :func:`dense_slots`: fixed shapes, no host reads, node order kept.
+
+    The convolution on it is plain differentiable operations (autograd keeps per-slot
+    intermediates: meant for small systems and ``torch.compile``); ``n_edges`` counts the slots.
+    """
+    n_nodes, k = sender_of_slot.shape
+    chunk = Chunk(None, k, 0, n_nodes * k)
+    return EdgeLayout(n_nodes, n_nodes * k, n_nodes * k, slot_of_edge, sender_of_slot.reshape(-1), None, None, [chunk])
 
 
 def _with_padding_row(x: torch.Tensor) -> torch.Tensor:
@@ -144,7 +203,7 @@ def _forward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_weig
     F, h_ext = h.shape[-1], _with_padding_row(h)
     out = []
     for chunk in layout.chunks:
-        c, k = chunk.nodes.shape[0], chunk.max_neighbors
+        c, k = chunk.n_nodes, chunk.max_neighbors
         hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, radial_weight, edge_attrs)
         coupling = y @ stacked  # [cK, sum_p d1 d3]
         blocks = []
@@ -154,7 +213,8 @@ def _forward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_weig
             t = _path_coupling(coupling, offsets[p], d1, d3, c, k)
             blocks.append(torch.bmm(t, x.view(c, -1, F)))  # [c, d3, F]
         out.append(torch.cat(blocks, dim=1))
-    return torch.cat(out, dim=0).index_select(0, layout.inverse_order)
+    out = torch.cat(out, dim=0) if len(out) > 1 else out[0]
+    return out if layout.dense else out.index_select(0, layout.inverse_order)
 
 
 def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out, need_weight):
@@ -171,7 +231,7 @@ def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_wei
         out_offsets.append(out_offsets[-1] + 2 * l3 + 1)
     row = 0
     for chunk in layout.chunks:
-        c, k = chunk.nodes.shape[0], chunk.max_neighbors
+        c, k = chunk.n_nodes, chunk.max_neighbors
         hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, radial_weight, edge_attrs)
         coupling = y @ stacked
         g_hs = [[] for _ in range(n_ranks_in)]
@@ -238,6 +298,8 @@ def fused_convolution(
     """
     if not layout.n_edges:
         return h.new_zeros(layout.n_nodes, sum(2 * p[2] + 1 for p in paths), h.shape[-1])
+    if layout.dense:
+        return _forward(list(paths), stacked, list(offsets), layout, h, radial, radial_weight, edge_attrs)
     return _FusedConvolution.apply(h, radial, radial_weight, edge_attrs, list(paths), stacked, list(offsets), layout)
 
 

@@ -7,6 +7,7 @@
 from .compressed import (
     coupling_table,
     from_cartesian,
+    harmonic_matrix,
     harmonics,
     irreducible_product,
     rank_dim,
@@ -24,6 +25,7 @@ __all__ = [
     "double_factorial",
     "even_paths",
     "from_cartesian",
+    "harmonic_matrix",
     "harmonics",
     "irreducible_product",
     "rank_dim",

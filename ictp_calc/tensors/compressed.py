@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Optional
 
 import torch
 
@@ -29,6 +30,7 @@ __all__ = [
     "to_cartesian",
     "from_cartesian",
     "harmonics",
+    "harmonic_matrix",
     "coupling_table",
     "irreducible_product",
 ]
@@ -91,16 +93,26 @@ def _harmonic_matrix64(l_max: int) -> torch.Tensor:
     return out
 
 
-def harmonics(vectors: torch.Tensor, l_max: int, normalize: bool = True) -> torch.Tensor:
+def harmonic_matrix(l_max: int, dtype=torch.float64, device=None) -> torch.Tensor:
+    """The constant matrix ``[sum_l 3^l, (l_max+1)^2]`` that :func:`harmonics` applies to the powers."""
+    return _harmonic_matrix64(l_max).to(dtype=dtype, device=device)
+
+
+def harmonics(
+    vectors: torch.Tensor, l_max: int, normalize: bool = True, matrix: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """Cartesian harmonics ``T^0..T^l_max`` of ``vectors [..., 3]``, compressed, ``[..., (l_max+1)^2]``.
 
     With ``normalize`` the vectors are divided by their norm first (they must be non-zero).
+    ``matrix``: :func:`harmonic_matrix` of ``l_max`` precomputed in the vectors' dtype and device
+    (a model keeps it as a buffer, so a compiled graph holds it as a constant).
     """
     n = vectors / vectors.norm(dim=-1, keepdim=True) if normalize else vectors
     powers = [torch.ones_like(n[..., :1])]
     for _ in range(l_max):
         powers.append((powers[-1][..., :, None] * n[..., None, :]).flatten(-2))
-    matrix = _harmonic_matrix64(l_max).to(dtype=n.dtype, device=n.device)
+    if matrix is None:
+        matrix = harmonic_matrix(l_max, n.dtype, n.device)
     return torch.cat(powers, dim=-1) @ matrix
 
 

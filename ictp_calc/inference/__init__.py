@@ -1,0 +1,13 @@
+"""Fast inference: padded, sync-free graphs for ``torch.compile`` and the choice of CPU threads.
+
+:mod:`~ictp_calc.inference.padding` pads a graph to capacities that grow in steps and builds the
+dense slot layout without host reads; :mod:`~ictp_calc.inference.compiled` compiles energy, forces
+and stress of a model once per capacity; :mod:`~ictp_calc.inference.threads` chooses a thread count
+for a system size. Nothing here changes global torch state.
+"""
+
+from .compiled import CompiledPotential
+from .padding import Capacities, grow_capacity, pad_graph
+from .threads import SMALL_SYSTEM_ATOMS, choose_threads
+
+__all__ = ["Capacities", "CompiledPotential", "SMALL_SYSTEM_ATOMS", "choose_threads", "grow_capacity", "pad_graph"]

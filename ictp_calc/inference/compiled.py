@@ -1,0 +1,84 @@
+"""Energy, forces and stress of a model as one ``torch.compile``-d function of a padded graph.
+
+The function is the model's own forward pass and :func:`~ictp_calc.model.compute_properties`
+(forces and stress by ``torch.autograd.grad``), compiled with ``fullgraph=True`` and static
+shapes on a graph padded to :class:`~ictp_calc.inference.padding.Capacities`: no host reads, no
+graph breaks, and one compilation per capacity (and per stress on/off). Capacities only grow, in
+steps, so an MD run compiles once or a few times. The eager model stays the reference; compiled
+results agree to rounding (float64 ~1e-12 relative).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import torch
+
+from .. import keys
+from ..model import ICTPModel, compute_properties
+from .padding import Capacities, pad_positions, pad_static, unpad_outputs
+
+__all__ = ["CompiledPotential"]
+
+Graph = Dict[str, torch.Tensor]
+_RECOMPILE_LIMIT = 64  # capacities grow by >= 25 % a time: 64 compilations span any realistic range
+
+
+def _energy_forces_stress(model: ICTPModel, graph: Graph, stress: bool) -> Graph:
+    out = compute_properties(model, graph, forces=True, stress=stress)
+    return {name: value.detach() for name, value in out.items()}
+
+
+class CompiledPotential:
+    """A frozen model's energy, forces (and stress), compiled per capacity.
+
+    Args:
+        model: an :class:`ICTPModel` in eval mode with frozen parameters (the calculator's own).
+        backend: ``torch.compile`` backend (``"inductor"``; ``"aot_eager"`` compiles fast, for tests).
+        mode: ``torch.compile`` mode, e.g. ``"reduce-overhead"`` (CUDA graphs) on a GPU.
+
+    Attributes:
+        capacities: current :class:`Capacities` (None before the first call).
+        n_capacity_changes: how often the capacities grew (each change compiles again).
+        n_edges: edges of the last prepared graph (before padding).
+    """
+
+    def __init__(self, model: ICTPModel, backend: str = "inductor", mode: Optional[str] = None):
+        self.model = model
+        self.backend, self.mode = backend, mode
+        self._fn = torch.compile(_energy_forces_stress, backend=backend, mode=mode, fullgraph=True, dynamic=False)
+        self.capacities: Optional[Capacities] = None
+        self.n_capacity_changes = 0
+        self.n_edges = 0
+        self._static: Optional[Graph] = None
+
+    def prepare(self, graph: Graph, max_in_degree: int) -> None:
+        """Pad the parts of ``graph`` that change only with the neighbor list (call after each rebuild).
+
+        Args:
+            graph: the unpadded graph (its positions and cell are not used here).
+            max_in_degree: the largest number of edges of one receiver (known on the host where the
+                neighbor list was built); the capacities grow to hold it.
+        """
+        n_atoms, n_edges = graph[keys.SPECIES].shape[0], graph[keys.EDGE_INDEX].shape[1]
+        self.n_edges = n_edges
+        current = self.capacities or Capacities(0, 0, 0)
+        grown = current.grown(n_atoms, n_edges, max(int(max_in_degree), 1))
+        if grown != current:
+            self.capacities = grown
+            self.n_capacity_changes += 1
+        self._static = pad_static(graph, self.capacities)
+
+    def __call__(self, graph: Graph, stress: bool = False) -> Graph:
+        """Energy ``[G]``, per-atom energies, forces (and virial, stress) of ``graph``, unpadded.
+
+        :meth:`prepare` must have been called for the graph's current neighbor list.
+        """
+        if self._static is None or self.capacities is None:
+            raise RuntimeError("CompiledPotential.prepare(graph, max_in_degree) must be called first")
+        padded = {**self._static, **pad_positions(graph[keys.POSITIONS], graph[keys.CELL], self.capacities)}
+        # Dynamo traces torch.autograd.grad only with this option, and the compiled code of every
+        # capacity (and model) counts against one recompile limit; patched here, not globally.
+        with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=_RECOMPILE_LIMIT):
+            out = self._fn(self.model, padded, stress)
+        return unpad_outputs(out, graph[keys.SPECIES].shape[0], graph[keys.CELL].shape[0])

@@ -1,0 +1,87 @@
+"""Threads of the command line: the size-based default, --threads, and OpenMP's wait policy."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "md"))  # the MD tests' helpers
+from md_helpers import BPA_START, tiny_model  # noqa: E402
+
+from ictp_calc.cli import main  # noqa: E402
+from ictp_calc.inference import SMALL_SYSTEM_ATOMS, choose_threads  # noqa: E402
+from ictp_calc.inference.threads import available_cores  # noqa: E402
+
+
+def test_choose_threads_by_size_and_request():
+    assert choose_threads(None, 27) == 1
+    assert choose_threads(None, SMALL_SYSTEM_ATOMS - 1) == 1
+    assert choose_threads(None, SMALL_SYSTEM_ATOMS) == available_cores()
+    assert choose_threads(None, None) == available_cores()
+    assert choose_threads(3, 27) == 3
+    with pytest.raises(ValueError, match=">= 1"):
+        choose_threads(0, 27)
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("args,expected", [([], 1), (["--threads", "2"], 2)])
+def test_run_sets_the_threads_of_its_process(tmp_path, restore_threads, args, expected):
+    model = tiny_model(tmp_path / "tiny.pt")
+    torch.set_num_threads(3)  # not what the command should leave behind
+    result = CliRunner().invoke(main, ["run", str(BPA_START), "--model", str(model), "--steps", "2", "--device", "cpu",
+                                       "--output-dir", str(tmp_path / "out"), "--no-progress", *args])
+    assert result.exit_code == 0, result.output
+    assert torch.get_num_threads() == expected  # 3BPA has 27 atoms: one thread by default
+
+
+def test_threads_below_one_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["optimize", str(BPA_START), "--threads", "0"])
+    assert result.exit_code == 2 and "--threads" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("given,expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_cli_sets_a_passive_wait_policy_before_torch_loads(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    # A meta-path spy prints the policy at the moment torch (and with it OpenMP) starts loading.
+    code = (
+        "import os, sys\n"
+        "class Spy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch':\n"
+        "            print(os.environ.get('OMP_WAIT_POLICY'), flush=True)\n"
+        "sys.meta_path.insert(0, Spy())\n"
+        "import ictp_calc.cli\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == [expected, "True"]
+
+
+@pytest.mark.parametrize("flag,expected", [([], False), (["--compile"], True), (["--no-compile"], False)])
+def test_run_passes_compile_to_the_calculator(tmp_path, monkeypatch, restore_threads, flag, expected):
+    """``--compile`` reaches ``make_calculator`` (stopped there: compiling itself is tested elsewhere)."""
+    import ictp_calc.md.runner as runner
+    from ictp_calc.md import InputError
+
+    seen = {}
+
+    def fake_make_calculator(model, **kwargs):
+        seen.update(kwargs)
+        raise InputError("stop here")
+
+    monkeypatch.setattr(runner, "make_calculator", fake_make_calculator)
+    result = CliRunner().invoke(main, ["run", str(BPA_START), "--steps", "2", "--device", "cpu",
+                                       "--output-dir", str(tmp_path / "out"), "--no-progress", *flag])
+    assert result.exit_code == 5 and "stop here" in result.output
+    assert seen["compile"] is expected
