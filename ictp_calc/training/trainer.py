@@ -2,7 +2,9 @@
 
 Files in ``output_dir``:
 
-* ``best_model.pt``: the best validation epoch's (EMA) weights, a model file with metadata;
+* ``best_model.pt``: the best validation epoch's (EMA) weights, a model file with metadata; in a
+  run with a second stage, the best of that stage (stage one's best is kept as
+  ``best_model_stage_one.pt``);
 * ``checkpoint.pt``: the last resumable state (every ``checkpoint_every`` epochs and at the end);
 * ``log.jsonl``: one JSON record per epoch (metrics in meV, meV/atom, meV/Å);
 * ``learning_curve.png``, ``config.toml`` (the resolved configuration) and ``summary.json``
@@ -34,7 +36,7 @@ from .run_config import RunConfig
 from .schedule import loss_weights, scheduled_lr, stage_of
 from .state import TrainState
 
-__all__ = ["OUTPUT_FILES", "TrainingError", "TrainResult", "train"]
+__all__ = ["OUTPUT_FILES", "STAGE_ONE_MODEL", "TrainingError", "TrainResult", "train"]
 
 OUTPUT_FILES = {
     "model": "best_model.pt",
@@ -44,6 +46,7 @@ OUTPUT_FILES = {
     "config": "config.toml",
     "summary": "summary.json",
 }
+STAGE_ONE_MODEL = "best_model_stage_one.pt"  # written when a second stage starts
 
 
 class TrainingError(RuntimeError):
@@ -179,6 +182,9 @@ def train(
         t0 = time.monotonic()
         stage = stage_of(cfg, epoch)
         if stage == 2 and state.stage == 1:
+            if state.best_weights is not None:  # stage two selects anew: keep stage one's best
+                stage_one = os.path.join(run.output_dir, STAGE_ONE_MODEL)
+                _write_best(model, state, stage_one, _metadata(run, data, state, statistics))
             state.enter_stage_two()
             reporter.line(f"stage two from epoch {epoch}: loss weights {loss_weights(cfg, epoch)[:2]}, "
                           f"lr {cfg.stage_two_lr:g}, evaluated with {cfg.stage_two_average}")

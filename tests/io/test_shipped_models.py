@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from ase.io import read
 from click.testing import CliRunner
 
@@ -98,9 +99,12 @@ def test_model_files_record_units_and_the_calculator_checks_them(tmp_path):
     reference.calc = ICTPCalculator(tmp_path / "ev.pt", device="cpu")
     np.testing.assert_allclose(atoms.get_potential_energy(), 27.211386 * reference.get_potential_energy(), rtol=1e-12)
     np.testing.assert_allclose(atoms.get_forces(), 27.211386 * reference.get_forces(), rtol=1e-10, atol=1e-10)
-    # The shipped model (written before units were recorded) is read as eV and Å.
+    # A file written before units were recorded is read as eV and Å.
+    payload = torch.load(tmp_path / "ev.pt", weights_only=True)
+    del payload["metadata"]["units"]
+    torch.save(payload, tmp_path / "old.pt")
     with pytest.raises(UnitsMismatchError, match="files that record no units"):
-        ICTPCalculator(str(SHIPPED), device="cpu", energy_units_to_eV=0.0433641)
+        ICTPCalculator(str(tmp_path / "old.pt"), device="cpu", energy_units_to_eV=0.0433641)
     save_model(model, tmp_path / "bad.pt", metadata={"units": {"energy_to_eV": -1.0}})
     with pytest.raises(ModelFileError, match="invalid unit size energy_to_eV"):
         ICTPCalculator(tmp_path / "bad.pt", device="cpu")

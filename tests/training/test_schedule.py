@@ -7,8 +7,10 @@ import pytest
 import torch
 from training_helpers import assert_bitwise_equal, final_weights, tiny_run
 
+from ictp_calc.io import load_model
 from ictp_calc.training import OUTPUT_FILES, TrainingConfig, train
 from ictp_calc.training.ema import UniformAverage
+from ictp_calc.training.trainer import STAGE_ONE_MODEL
 from ictp_calc.training.schedule import loss_weights, scheduled_lr, stage_of
 
 
@@ -94,6 +96,8 @@ def test_stage_two_is_logged_selects_anew_and_resumes_exactly(tmp_path):
     assert [r["stage"] for r in log] == [1, 1, 1, 1, 2, 2]
     assert [r["lr"] for r in log[4:]] == [0.001, 0.001]
     assert whole.best_epoch in (5, 6)  # selection restarted with the stage-two loss
+    stage_one = load_model(tmp_path / "a" / "run" / STAGE_ONE_MODEL)[1]
+    assert stage_one["training"]["best_epoch"] <= 4
     # Split across the stage boundary: 4 epochs, then resume with the same settings.
     train(_stage_two_run(tmp_path / "b", max_epoch=4))
     train(_stage_two_run(tmp_path / "b"), resume=True)
