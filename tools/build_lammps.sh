@@ -17,6 +17,10 @@
 #   LAMMPS_DEB_VERSION pinned source version (default 20250204+dfsg.1-2)
 #   DEBIAN_MIRROR      mirror for the deb-src line (default http://deb.debian.org/debian)
 #
+# Patches of our own in tools/lammps-patches/ (GPL-2.0, like LAMMPS) are applied to the source
+# before building; a cached build made without the current patch set is patched and rebuilt
+# incrementally (only the files they touch).
+#
 # Progress goes to stderr; only the export lines go to stdout.
 set -euo pipefail
 
@@ -28,8 +32,24 @@ MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 PYTAG="$("$PYTHON" -c 'import sys; print(f"py{sys.version_info[0]}{sys.version_info[1]}")')"
 BUILD="$CACHE/build-$PYTAG"
 STAMP="$BUILD/.ictp-built"
+PATCHES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lammps-patches"
+PATCH_STAMP="$BUILD/.ictp-patches"
+PATCH_SET="$(cat "$PATCHES"/*.patch 2>/dev/null | sha256sum | cut -c1-16)"
 
 log() { echo "[build_lammps] $*" >&2; }
+
+# Apply each patch of tools/lammps-patches/ to the source folder $1 unless it is applied already.
+apply_patches() {
+    local patch
+    for patch in "$PATCHES"/*.patch; do
+        [[ -f "$patch" ]] || continue
+        if patch -d "$1" -p1 -R --dry-run --force --silent < "$patch" >/dev/null 2>&1; then
+            continue  # already applied
+        fi
+        log "applying $(basename "$patch")"
+        patch -d "$1" -p1 --forward --silent < "$patch" >&2
+    done
+}
 
 print_exports() {
     local src pydir site pylib
@@ -47,6 +67,12 @@ print_exports() {
 }
 
 if [[ -f "$STAMP" && -x "$BUILD/lmp" ]]; then
+    if [[ "$(cat "$PATCH_STAMP" 2>/dev/null)" != "$PATCH_SET" ]]; then
+        log "cached build in $BUILD predates the current patches: patching and rebuilding"
+        apply_patches "$(cat "$STAMP")"
+        ninja -C "$BUILD" -j"$JOBS" >&2
+        echo "$PATCH_SET" > "$PATCH_STAMP"
+    fi
     log "cached build found in $BUILD"
     print_exports
     exit 0
@@ -101,6 +127,7 @@ if [[ ! -d "$SRCROOT/$TOP/cmake" ]]; then
     tar -xJf "$TARBALL" -C "$SRCROOT" "$TOP/cmake" "$TOP/src" "$TOP/python" "$TOP/LICENSE"
 fi
 SRC="$SRCROOT/$TOP"
+apply_patches "$SRC"
 
 log "configuring in $BUILD (python: $PYTHON)"
 cmake -S "$SRC/cmake" -B "$BUILD" -G Ninja \
@@ -111,5 +138,6 @@ cmake -S "$SRC/cmake" -B "$BUILD" -G Ninja \
 log "building with $JOBS job(s)"
 ninja -C "$BUILD" -j"$JOBS" >&2
 echo "$SRC" > "$STAMP"
+echo "$PATCH_SET" > "$PATCH_STAMP"
 log "built in $(( $(date +%s) - start )) s"
 print_exports

@@ -4,6 +4,8 @@ Needs the LAMMPS of ``tools/build_lammps.sh`` (``.ci/run`` builds it); skipped w
 where it is absent. Float64 throughout; a small random-weight model keeps the runs short.
 """
 
+import re
+
 import numpy as np
 import pytest
 from ase import units
@@ -80,10 +82,23 @@ def liquid_reference(model_file, liquid):
     return _reference(model_file, liquid, periodic=True)
 
 
+def _rank_memory_mb(workdir) -> float:
+    """The largest per-rank memory LAMMPS reports for the run (its own arrays, ML-IAP's included)."""
+    found = re.search(r"Per MPI rank memory allocation \(min/avg/max\) = \S+ \| \S+ \| (\S+) Mbytes",
+                      (workdir / "log.lammps").read_text())
+    assert found, "LAMMPS printed no memory line"
+    return float(found.group(1))
+
+
 @pytest.mark.parametrize("n_ranks", [1, 2])
 def test_periodic_liquid_equals_calculator(liquid, liquid_reference, exported, tmp_path, n_ranks):
-    """1 rank, and 2 ranks (domain decomposition, ghosts across the boundary) equal the calculator."""
+    """1 rank, and 2 ranks (domain decomposition, ghosts across the boundary) equal the calculator.
+
+    LAMMPS 4 Feb 2025 sized ML-IAP's neighbor copy as atoms x pairs (about 8 GB for this box, 104 GB
+    for 8,000 atoms); tools/lammps-patches/ sizes it by the largest neighbor count.
+    """
     _assert_close(_single_point(liquid, exported, tmp_path, n_ranks), liquid_reference)
+    assert _rank_memory_mb(tmp_path) < 1000.0
 
 
 def test_nve_conserves_energy_as_the_ase_path_does(tmp_path):
