@@ -43,12 +43,17 @@ apply_patches() {
     local patch
     for patch in "$PATCHES"/*.patch; do
         [[ -f "$patch" ]] || continue
-        if patch -d "$1" -p1 -R --dry-run --force --silent < "$patch" >/dev/null 2>&1; then
+        # git apply works outside a repository (CI has git: it cloned this one).
+        if (cd "$1" && git apply -p1 -R --check "$patch") >/dev/null 2>&1; then
             continue  # already applied
         fi
         log "applying $(basename "$patch")"
-        patch -d "$1" -p1 --forward --silent < "$patch" >&2
+        (cd "$1" && git apply -p1 "$patch") >&2
     done
+}
+
+need_ninja() {
+    command -v ninja >/dev/null 2>&1 || "$PYTHON" -m pip install --quiet ninja >&2
 }
 
 print_exports() {
@@ -70,6 +75,7 @@ if [[ -f "$STAMP" && -x "$BUILD/lmp" ]]; then
     if [[ "$(cat "$PATCH_STAMP" 2>/dev/null)" != "$PATCH_SET" ]]; then
         log "cached build in $BUILD predates the current patches: patching and rebuilding"
         apply_patches "$(cat "$STAMP")"
+        need_ninja
         ninja -C "$BUILD" -j"$JOBS" >&2
         echo "$PATCH_SET" > "$PATCH_STAMP"
     fi
@@ -89,9 +95,7 @@ if ! command -v mpicxx.mpich >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get -qq install -y --no-install-recommends \
         mpich libmpich-dev xz-utils >&2
 fi
-if ! command -v ninja >/dev/null 2>&1; then
-    "$PYTHON" -m pip install --quiet ninja >&2
-fi
+need_ninja
 "$PYTHON" -m pip install --quiet cython >&2
 
 # The source tarball through an apt configuration of our own.
