@@ -6,6 +6,7 @@ Entry points: :func:`train` (a whole run from a :class:`RunConfig`, see
 
 from .config import TrainingConfig
 from .ema import ExponentialMovingAverage
+from .finetune import ArchitectureMismatchError
 from .evaluation import FileEvaluation, evaluate_file, format_table
 from .loss import WeightedLoss
 from .metrics import METRIC_UNITS, ErrorAccumulator
@@ -13,6 +14,7 @@ from .run_config import ConfigError, DataConfig, RunConfig, load_run_config
 from .trainer import OUTPUT_FILES, TrainingError, TrainResult, train
 
 __all__ = [
+    "ArchitectureMismatchError",
     "ConfigError",
     "DataConfig",
     "ErrorAccumulator",

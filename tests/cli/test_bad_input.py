@@ -75,10 +75,10 @@ def test_unusable_training_frame_names_file_and_index(tmp_path, kind, message):
         read_labelled(str(path))
     config = write_config(tmp_path, epochs=1)
     result = _invoke("train", config, "--no-progress")
-    _assert_clean_failure(result, 1, str(path), "structure 3", message)
+    _assert_clean_failure(result, 5, str(path), "structure 3", message)
     assert not (tmp_path / "run").exists(), "a run that fails on its inputs leaves no output directory"
     model = tiny_model(tmp_path / "m.pt")
-    _assert_clean_failure(_invoke("eval", model, path), 1, "structure 3", message)
+    _assert_clean_failure(_invoke("eval", model, path), 5, "structure 3", message)
 
 
 def test_non_finite_loss_stops_training_with_exit_code_3(tmp_path):
@@ -101,7 +101,7 @@ def test_malformed_data_files(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(DatasetError, match="bad.xyz"):
         read_labelled(str(path))
-    _assert_clean_failure(_invoke("eval", tiny_model(tmp_path / "m.pt"), path), 1, message)
+    _assert_clean_failure(_invoke("eval", tiny_model(tmp_path / "m.pt"), path), 5, message)
 
 
 def test_out_of_range_index_and_unavailable_device(tmp_path):
@@ -112,7 +112,7 @@ def test_out_of_range_index_and_unavailable_device(tmp_path):
     data = f"{tmp_path / 'd.xyz'}@7"
     with pytest.raises(DatasetError, match="index 7 is out of range for 3 structures"):
         evaluate_file(model, data)
-    _assert_clean_failure(_invoke("eval", model_path, data), 1, "index 7 is out of range")
+    _assert_clean_failure(_invoke("eval", model_path, data), 5, "index 7 is out of range")
     # A CUDA device that does not exist (no CUDA at all, or not that many GPUs): one resolver for all.
     bad = "cuda:99"
     with pytest.raises(DeviceError, match="cuda:99"):
@@ -121,9 +121,9 @@ def test_out_of_range_index_and_unavailable_device(tmp_path):
         evaluate_file(model, str(tmp_path / "d.xyz"), device=bad)
     with pytest.raises(DeviceError):
         ICTPCalculator(model_path, device=bad)
-    _assert_clean_failure(_invoke("eval", model_path, tmp_path / "d.xyz", "--device", bad), 1, "cuda:99")
+    _assert_clean_failure(_invoke("eval", model_path, tmp_path / "d.xyz", "--device", bad), 5, "cuda:99")
     config = write_config(tmp_path, epochs=1)
-    _assert_clean_failure(_invoke("train", config, "--device", bad, "--no-progress"), 1, "training.device", "cuda:99")
+    _assert_clean_failure(_invoke("train", config, "--device", bad, "--no-progress"), 5, "training.device", "cuda:99")
     with pytest.raises(DeviceError, match="invalid device"):
         resolve_device("gpu please")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
