@@ -66,6 +66,11 @@ def parse_indices(text: str) -> list:
 def check_writable(path: str) -> None:
     """Raise :class:`InputError` when the file ``path`` cannot be created (its folder is made if missing)."""
     folder = os.path.dirname(os.path.abspath(path))
+    blocking = folder
+    while blocking and not os.path.exists(blocking):
+        blocking = os.path.dirname(blocking)
+    if blocking and not os.path.isdir(blocking):
+        raise InputError(f"cannot write {path!r}: {blocking!r} is a file, not a folder")
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as err:
