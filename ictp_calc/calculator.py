@@ -56,6 +56,7 @@ from .data.checks import (
     check_min_distance,
     check_not_empty,
 )
+from .data.domain import OutOfDomainWarning, domain_thresholds, out_of_domain, shortest_distances
 from .data.graph import species_indices
 from .data.neighbor_cache import NeighborCache
 from .devices import resolve_device
@@ -94,24 +95,6 @@ def _inference_model(model: ICTPModel, dtype: torch.dtype, device: torch.device,
     # Inference only: no parameter gradients, so the backward pass for forces is cheaper.
     model.requires_grad_(False)
     return model
-
-
-class OutOfDomainWarning(UserWarning):
-    """A structure has an element pair closer than any in the model's training data."""
-
-
-def _domain_thresholds(metadata: Dict[str, Any], atomic_numbers: Sequence[int], length_to_A: float) -> np.ndarray:
-    """``[S, S]`` shortest training distance per species pair, Å (0 where none is recorded)."""
-    from .data.statistics import pair_key
-
-    statistics = ((metadata.get("training") or {}).get("statistics") or {})
-    recorded = statistics.get("shortest_distances_A") or {}
-    n = len(atomic_numbers)
-    table = np.zeros((n, n))
-    for a in range(n):
-        for b in range(n):
-            table[a, b] = float(recorded.get(pair_key(atomic_numbers[a], atomic_numbers[b]), 0.0)) * length_to_A
-    return table
 
 
 class UnitsMismatchError(ValueError):
@@ -212,7 +195,8 @@ class ICTPCalculator(Calculator):
         backend = "inductor" if compile is True else compile
         self.compiled = CompiledPotential(self.model, backend) if backend else None
         self.n_evaluations = 0
-        self.domain_A = _domain_thresholds(self.metadata, self.model.config.atomic_numbers, self.length_units_to_A)
+        self.domain_A = domain_thresholds(shortest_distances(self.metadata), self.model.config.atomic_numbers,
+                                          self.length_units_to_A)
         self._warned_for: Optional[tuple] = None  # the structure last warned about (out of domain)
         self._species: Optional[tuple] = None  # (numbers, species indices) last validated
         self._valid_cell: Optional[tuple] = None  # (cell, pbc) last validated
@@ -277,27 +261,15 @@ class ICTPCalculator(Calculator):
     def _check_domain(self, target, positions, cell, species, receiver, sender, shifts) -> None:
         """Warn (:class:`OutOfDomainWarning`, once per structure) when an element pair is closer than
         the shortest distance of that pair in the training data (recorded in the model file)."""
-        if not len(receiver) or not self.domain_A.any():
+        identity = (id(target), len(species))
+        if not len(receiver) or not self.domain_A.any() or self._warned_for == identity:
             return
-        a, b = species[receiver], species[sender]
-        limits = self.domain_A[a, b]
         vectors = positions[receiver] - positions[sender] - shifts @ cell
         lengths = np.sqrt(np.einsum("ei,ei->e", vectors, vectors))
-        below = np.flatnonzero(lengths < limits)
-        identity = (id(target), len(species))
-        if not len(below) or self._warned_for == identity:
-            return
-        self._warned_for = identity
-        k = below[np.argmin(lengths[below] / limits[below])]
-        i, j = int(receiver[k]), int(sender[k])
-        from ase.data import chemical_symbols
-
-        zs = self.model.config.atomic_numbers
-        warnings.warn(OutOfDomainWarning(
-            f"atoms {i} ({chemical_symbols[zs[a[k]]]}) and {j} ({chemical_symbols[zs[b[k]]]}) are {lengths[k]:.3f} Å "
-            f"apart, closer than any such pair in the model's training data ({limits[k]:.3f} Å); "
-            f"{len(below) // 2 or 1} pair(s) are below it: the predictions are extrapolations"
-        ), stacklevel=2)
+        message = out_of_domain(lengths, species, receiver, sender, self.domain_A, self.model.config.atomic_numbers)
+        if message is not None:
+            self._warned_for = identity
+            warnings.warn(OutOfDomainWarning(message), stacklevel=2)
 
     def _species_of(self, numbers: np.ndarray) -> np.ndarray:
         """Species indices ``[N]``; validated again only when the atomic numbers change."""

@@ -47,3 +47,28 @@ def test_layers_import_only_downward(layer):
     for path in files:
         bad = set(_imported_subpackages(path)) & FORBIDDEN[layer]
         assert not bad, f"{path.relative_to(PACKAGE.parent)} imports {sorted(bad)}"
+
+
+MAX_FUNCTION_LINES = 80  # docstring included; a longer function reads better split
+
+
+def test_no_library_function_is_longer_than_80_lines():
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n_lines = node.end_lineno - node.lineno + 1
+                if n_lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({n_lines} lines)")
+    assert not long, long
+
+
+def test_no_private_attributes_of_torch_objects():
+    """Schedulers and optimizers are used through their public API (``scheduler._last_lr`` broke once)."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                    and isinstance(node.value, ast.Attribute) and node.value.attr in ("scheduler", "optimizer")):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} .{node.value.attr}.{node.attr}")
+    assert not offenders, offenders

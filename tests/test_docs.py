@@ -11,10 +11,8 @@ Convention for runnable code (see docs/installation.md): a MyST block
 is executed by :func:`test_runnable_block`, each in a fresh namespace and a fresh working
 directory that holds what the docs refer to:
 
-* ``models/ictp-3bpa.pt``: the shipped model when the repository has it; otherwise a tiny random
-  model of H, C, N, O stands in, and loops are cut to a few steps (``dyn.run(N)``, ``steps=N``),
-  because random forces do not hold a molecule together for long;
-* ``3bpa.xyz`` and the quickstart's structure file: a 3BPA geometry.
+* ``models/ictp-3bpa.pt``: the shipped model;
+* ``3bpa.xyz`` and the quickstart's structure file: the committed 3BPA starting geometry.
 
 Plain ```` ```python ```` blocks are illustrations and are not run. Command lines of ``ictp-md`` in
 ``console``/``bash`` blocks are checked against the click commands (subcommands and options exist).
@@ -37,7 +35,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 SHIPPED_MODEL = "models/ictp-3bpa.pt"  # as the docs write it, relative to the working directory
-SHORT_STEPS = 2  # loop length of MD and optimization snippets with the tiny stand-in model
 STRUCTURE_FILES = ("3bpa.xyz",)  # structure paths the runnable blocks may read
 
 _BLOCK = re.compile(
@@ -95,46 +92,13 @@ def _quickstart_structure() -> str:
     return match.group(1)
 
 
-def _bpa_atoms():
-    """A 3BPA geometry: the committed starting structure if there is one, else the benchmark's."""
-    from ase.io import read
-
-    committed = REPO / _quickstart_structure()
-    if committed.is_file():
-        return read(committed)
-    spec = importlib.util.spec_from_file_location("bench_model", REPO / "benchmarks" / "bench_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.bpa_molecule()
-
-
-def _shorten(code: str) -> str:
-    """Cut ``.run(N)`` and ``steps=N`` to at most :data:`SHORT_STEPS` steps."""
-    code = re.sub(r"\.run\((\d+)\)", lambda m: f".run({min(int(m.group(1)), SHORT_STEPS)})", code)
-    return re.sub(r"\bsteps=(\d+)", lambda m: f"steps={min(int(m.group(1)), SHORT_STEPS)}", code)
-
-
 @pytest.fixture(scope="module")
-def doc_files(tmp_path_factory) -> Dict[str, Path]:
-    """The model (shipped, or a tiny random stand-in) and a 3BPA structure, written once."""
-    from ictp_calc.io import save_model
-    from ictp_calc.model import ModelConfig, build_model
-
-    root = tmp_path_factory.mktemp("docs-files")
-    atoms = _bpa_atoms()
-    atoms.calc = None
-    atoms.write(root / "structure.xyz", format="extxyz")
-    shipped = REPO / SHIPPED_MODEL
-    if shipped.is_file():
-        return {"model": shipped, "structure": root / "structure.xyz", "tiny": False}
-    config = ModelConfig(
-        atomic_numbers=(1, 6, 7, 8), n_hidden_feats=4, n_product_feats=4, radial_mlp=(8,), readout_mlp=(4,),
-        l_max_edge_attrs=2, l_max_hidden_feats=1, correlation=2, dtype="float64",
-    )
-    model = build_model(config, seed=0)
-    model.energy_scale.fill_(0.02)  # weak random forces: a few steps stay far from any collision
-    save_model(model, root / "model.pt", metadata={"note": "tiny random model of tests/test_docs.py"})
-    return {"model": root / "model.pt", "structure": root / "structure.xyz", "tiny": True}
+def doc_files() -> Dict[str, Path]:
+    """The shipped model and the committed 3BPA structure (both part of the repository)."""
+    files = {"model": REPO / SHIPPED_MODEL, "structure": REPO / _quickstart_structure()}
+    for name, path in files.items():
+        assert path.is_file(), f"the docs use the {name} {path}, which is missing"
+    return files
 
 
 @pytest.fixture
@@ -163,9 +127,7 @@ def test_runnable_blocks_exist_and_are_unique():
 
 
 @pytest.mark.parametrize("page,name,code", BLOCKS, ids=[f"{p}:{n}" for p, n, _ in BLOCKS])
-def test_runnable_block(page, name, code, doc_workdir, doc_files, capsys):
-    if doc_files["tiny"]:
-        code = _shorten(code)
+def test_runnable_block(page, name, code, doc_workdir, capsys):
     namespace = {"__name__": "__main__"}
     exec(compile(code, f"docs/{page}:{name}", "exec"), namespace)  # noqa: S102
     capsys.readouterr()
@@ -234,7 +196,8 @@ def test_graph_keys_table_lists_every_key():
 
 
 def _missing_docs_requirements() -> List[str]:
-    return [m for m in ("sphinx", "myst_parser", "furo", "sphinx_click") if importlib.util.find_spec(m) is None]
+    modules = ("sphinx", "myst_parser", "furo", "sphinx_click", "mathjax")  # mathjax: django-static-mathjax
+    return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
 _NITPICK = re.compile(r"^(?P<where>.*?) WARNING: py:\w+ reference target not found: (?P<target>\S+)")
@@ -245,6 +208,10 @@ _NITPICK = re.compile(r"^(?P<where>.*?) WARNING: py:\w+ reference target not fou
     reason=f"docs requirements not installed ({', '.join(_missing_docs_requirements())}): pip install -e '.[docs]'",
 )
 def test_docs_build_without_warnings(tmp_path):
+    _build_and_check(tmp_path)
+
+
+def _build_and_check(tmp_path):
     """The docs build with no warning, and every ictp_calc reference in the pages resolves.
 
     One build serves both: it runs in Sphinx's nitpicky mode (-n) without -W, then fails on any
@@ -267,7 +234,79 @@ def test_docs_build_without_warnings(tmp_path):
         elif re.search(r"\.md(:\d+)?:?$", match.group("where")) and match.group("target").startswith("ictp_calc"):
             problems.append(line)
     assert not problems, "\n".join(problems)
+    html = tmp_path / "html"
     for page in ("index", "installation", "quickstart", "guides/calculator", "guides/md", "guides/training",
                  "guides/3bpa", "theory", "conventions", "performance", "figures", "reference/cli",
                  "reference/api", "reference/model-format", "reference/changelog"):
-        assert (tmp_path / "html" / f"{page}.html").is_file(), page
+        assert (html / f"{page}.html").is_file(), page
+    _check_offline_math(html)
+    _check_no_mail_links(html)
+
+
+_SCRIPT_SRC = re.compile(r"<script\b[^>]*\bsrc=\"([^\"]+)\"")
+
+
+def _check_offline_math(html: Path) -> None:
+    """Equations render without internet: MathJax comes from the build's own _static, no page loads a
+    remote script."""
+    remote = []
+    for page in html.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        remote += [f"{page.relative_to(html)}: {src}" for src in _SCRIPT_SRC.findall(text) if "//" in src]
+        if "mathjax" in text.lower():
+            assert "cdn.jsdelivr.net" not in text and "mathjax@" not in text, page
+    assert not remote, remote
+    theory = (html / "theory.html").read_text(encoding="utf-8")
+    assert '<script defer="defer" src="_static/mathjax/tex-mml-chtml.js">' in theory
+    assert r'<span class="math notranslate nohighlight">\(' in theory  # TeX for MathJax to typeset
+    assert (html / "_static" / "mathjax" / "tex-mml-chtml.js").stat().st_size > 500_000
+    fonts = html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert len(list(fonts.glob("*.woff"))) > 10
+
+
+def _check_no_mail_links(html: Path) -> None:
+    """``FILE@INDEX`` (the CLI reference, from the commands' help) is a literal, not an e-mail address."""
+    mail = [str(p.relative_to(html)) for p in html.rglob("*.html") if "mailto:" in p.read_text(encoding="utf-8")]
+    assert not mail, mail
+    cli = (html / "reference" / "cli.html").read_text(encoding="utf-8")
+    assert '<span class="pre">FILE&#64;INDEX</span>' in cli
+
+
+_BREAK_MD = '''
+import sys
+
+class _Broken:
+    """Every import of ictp_calc.md fails, as a syntax or dependency error in it would."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "ictp_calc.md" or name.startswith("ictp_calc.md."):
+            raise ImportError(f"simulated import error in {name}")
+        return None
+
+sys.meta_path.insert(0, _Broken())
+'''
+
+
+def test_an_import_error_in_ictp_calc_md_fails_the_docs_tests(tmp_path):
+    """The docs tests import the package as they find it: a broken ``ictp_calc.md`` fails them, never
+    skips them. Run in a child pytest whose interpreter cannot import ``ictp_calc.md``."""
+    (tmp_path / "sitecustomize.py").write_text(_BREAK_MD)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__)),
+           "-k", "documented_command_lines or documented_md_options or api_directive"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "3 failed" in summary and "skipped" not in summary, summary
+    assert "simulated import error in ictp_calc.md" in proc.stdout
+
+
+def test_api_directive_imports_every_submodule():
+    """The API page lists every submodule of a package, so an import error there stops the build."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        import ictp_docs
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    lines = ictp_docs.api_lines("ictp_calc.md")
+    assert ".. automodule:: ictp_calc.md.runner" in lines and ".. automodule:: ictp_calc.md.optimize" in lines

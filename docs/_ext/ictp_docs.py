@@ -11,6 +11,16 @@ characters that reStructuredText would read as markup there (``nvt-*``).
 generated from the code: the package's public names (its ``__all__``) under the package's own
 name, then every submodule with the members the package does not already export. New submodules
 appear without editing the docs, and no object is documented twice.
+
+The ``ictp-md`` descriptions (docstrings of the click commands) are plain text too: a name like
+``FILE@INDEX`` would read as an e-mail address in reStructuredText (a ``mailto:`` link), so such
+names become literals there (:func:`_plain_description`).
+
+Equations render offline: MathJax 3 comes from the ``django-static-mathjax`` package on PyPI (the
+MathJax distribution as plain files, no dependencies; in the ``docs`` and ``test`` extras). The
+parts that the HTML pages use are copied into ``_static/mathjax/`` of the build and
+``mathjax_path`` points there, so a reader needs no internet. Without the package the build warns
+(an error with ``-W``) and falls back to Sphinx's CDN default.
 """
 
 from __future__ import annotations
@@ -19,12 +29,22 @@ import importlib
 import importlib.util
 import pkgutil
 import re
+import shutil
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+
+logger = logging.getLogger(__name__)
+
+MATHJAX_PATH = "mathjax/tex-mml-chtml.js"  # relative to _static
+# What tex-mml-chtml.js loads at run time: TeX extensions on demand, the CHTML fonts, the menu and the
+# accessibility components (speech rule engine included).
+_MATHJAX_PARTS = ("tex-mml-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2", "ui", "a11y", "sre",
+                  "adaptors")
 
 _LINE = re.compile(r'^([A-Z_]+)\s*=\s*"([^"]+)"\s*#\s*(\[[^\]]*\][^|]*)\|\s*(.+)$')
 _SECTION = re.compile(r"^#\s*(.+)$")
@@ -134,8 +154,57 @@ def _plain_option_help(app, ctx, lines) -> None:
             lines[i] = re.sub(r"(?<!\\)\*", r"\\*", line)
 
 
+_ADDRESS_LIKE = re.compile(r"(?<![`\w])([\w.-]+@[\w:.-]*\w)(?![`\w])")
+
+
+def _plain_description(app, ctx, lines) -> None:
+    """``FILE@INDEX`` and ``data.xyz@:5`` in a command's description as literals, not mail links."""
+    for i, line in enumerate(lines):
+        if not line.lstrip().startswith(".. "):
+            lines[i] = _ADDRESS_LIKE.sub(r"``\1``", line)
+
+
+def mathjax_source() -> Optional[Path]:
+    """The MathJax 3 ``es5`` folder of the installed ``django-static-mathjax`` package, or None."""
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+    return folder if (folder / "tex-mml-chtml.js").is_file() else None
+
+
+def _local_mathjax(app, config) -> None:
+    if mathjax_source() is None:
+        logger.warning("MathJax is not installed (pip install -e '.[docs]' brings django-static-mathjax): the "
+                       "pages load it from a CDN and show raw TeX without internet")
+        return
+    config.mathjax_path = MATHJAX_PATH
+
+
+def _copy_mathjax(app, exception) -> None:
+    """Copy MathJax into ``_static/mathjax`` of an HTML build (once; later builds find it there)."""
+    source = mathjax_source()
+    if exception is not None or source is None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "_static" / "mathjax"
+    for part in _MATHJAX_PARTS:
+        src, dst = source / part, target / part
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        elif not dst.is_file() or dst.stat().st_size != src.stat().st_size:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    license_file = source.parent / "LICENSE"
+    if license_file.is_file():
+        shutil.copy2(license_file, target / "LICENSE")
+
+
 def setup(app):
     app.setup_extension("sphinx_click")
+    app.setup_extension("sphinx.ext.mathjax")
+    app.connect("config-inited", _local_mathjax)
+    app.connect("build-finished", _copy_mathjax)
+    app.connect("sphinx-click-process-description", _plain_description)
     app.connect("sphinx-click-process-options", _plain_option_help)
     app.add_directive("graph-keys", GraphKeysDirective)
     app.add_directive("api-package", ApiPackageDirective)

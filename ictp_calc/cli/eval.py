@@ -8,14 +8,18 @@ import os
 
 import click
 
+from ..data.checks import NonFiniteOutputError, StructureError
 from ..data.dataset import DatasetError
-from ..data.checks import NonFiniteOutputError
 from ..data.graph import UnknownElementError
 from ..devices import DeviceError
 from ..io import ModelFileError, file_checksum, load_model, resolve_model
+from ..md.errors import InputError
 from ..training.evaluation import evaluate_file, format_table, validation_indices
 from ..training.metrics import METRIC_UNITS
+from .md_common import exit_codes
 from .options import apply_threads, threads_option
+
+INPUT_ERRORS = (ModelFileError, DatasetError, StructureError, UnknownElementError, DeviceError, NonFiniteOutputError)
 
 __all__ = ["eval_command"]
 
@@ -44,19 +48,27 @@ def eval_command(model, data, as_json, parity, batch_size, device, threads, ener
 
     Energies: RMSE and MAE of the total energy (meV) and per atom (meV/atom); forces: per
     component (meV/Å).
+
+    Exit codes: 0 success, 2 usage error, 5 unusable model, data file, structure, device or output
+    (the message names the file and the structure), 130 interrupted by Ctrl-C.
     """
     apply_threads(threads, None)  # batches of several structures: all cores by default
-    try:
-        model = resolve_model(model)
-        net, metadata = load_model(model)
-        results = []
-        for item in data:
-            indices = validation_indices(metadata, item) if valid_split else None
-            results.append(
-                evaluate_file(net, item, batch_size, device, energy_key, forces_key, indices, keep_values=bool(parity))
-            )
-    except (ModelFileError, DatasetError, UnknownElementError, DeviceError, NonFiniteOutputError) as err:
-        raise click.ClickException(str(err)) from err
+    with exit_codes("the evaluation"):
+        try:
+            model = resolve_model(model)
+            net, metadata = load_model(model)
+            results = [
+                evaluate_file(net, item, batch_size, device, energy_key, forces_key,
+                              validation_indices(metadata, item) if valid_split else None, keep_values=bool(parity))
+                for item in data
+            ]
+        except INPUT_ERRORS as err:
+            raise InputError(str(err)) from err
+        _report(model, results, as_json, parity)
+
+
+def _report(model, results, as_json, parity):
+    """The table or JSON on stdout, and the parity plot."""
     if as_json:
         payload = {
             "model": model,
@@ -70,6 +82,9 @@ def eval_command(model, data, as_json, parity, batch_size, device, threads, ener
     if parity:
         from ..training.plots import plot_parity
 
-        plot_parity([{"label": os.path.basename(r.file), **r.values} for r in results], parity)
+        try:
+            plot_parity([{"label": os.path.basename(r.file), **r.values} for r in results], parity)
+        except OSError as err:
+            raise InputError(f"cannot write {parity}: {err.strerror or err}") from err
         if not as_json:
             click.echo(f"parity plot: {parity}")

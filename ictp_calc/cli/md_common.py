@@ -8,13 +8,15 @@ import shlex
 import signal
 import sys
 import threading
+import warnings
 from typing import Dict, Iterator
 
 import click
 
+from ..data.domain import OutOfDomainWarning
 from ..md.errors import MDError, RunInterrupted
 
-__all__ = ["model_option", "exit_codes", "command_line", "EXIT_CODE_HELP"]
+__all__ = ["model_option", "exit_codes", "command_line", "domain_warnings_as_lines", "EXIT_CODE_HELP"]
 
 EXIT_CODE_HELP = (
     "Exit codes: 0 success, 2 usage error, 3 stopped by the health monitor, 4 optimization not converged, "
@@ -33,12 +35,33 @@ def command_line() -> str:
 
 
 @contextlib.contextmanager
+def domain_warnings_as_lines() -> Iterator[None]:
+    """Inside the block, an :class:`~ictp_calc.data.domain.OutOfDomainWarning` is a line of the
+    command's output on stderr (``Warning: out of the training domain: ...``), every time one is
+    raised (the calculator raises it once per structure); other warnings are shown as usual."""
+    with warnings.catch_warnings():  # restores the filters and showwarning afterwards
+        warnings.simplefilter("always", OutOfDomainWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, OutOfDomainWarning):
+                click.echo(f"Warning: out of the training domain: {message}", err=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+@contextlib.contextmanager
 def exit_codes(what: str = "the command", hint: str = "") -> Iterator[None]:
     """Report failures as ``Error: ...`` on stderr with their exit code, never a traceback.
 
     * :class:`~ictp_calc.md.errors.MDError`: its ``exit_code``;
     * Ctrl-C: 130; SIGTERM (turned into an interrupt while the block runs): 143. Library code that
       checkpoints on a signal (``run_md``) installs its own handlers inside the block.
+
+    Out-of-domain warnings become lines of the output (:func:`domain_warnings_as_lines`).
     """
     received: Dict[str, int] = {}
 
@@ -49,7 +72,8 @@ def exit_codes(what: str = "the command", hint: str = "") -> Iterator[None]:
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, on_sigterm) if main else None
     try:
-        yield
+        with domain_warnings_as_lines():
+            yield
     except MDError as err:
         code = err.exit_code
         if isinstance(err, RunInterrupted) and "signum" in received:

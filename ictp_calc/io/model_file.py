@@ -1,9 +1,9 @@
 """Model files: one ``torch.save`` of primitives and tensors, never a pickled module.
 
-Layout (format version 1)::
+Layout (format version 2)::
 
     {
-        "format_version": 1,
+        "format_version": 2,
         "config": ModelConfig.to_dict(),           # primitives only
         "metadata": {"package_version", "elements", "cutoff", "dtype", "atomic_energies",
                      "units", "training", ...},    # free-form primitives
@@ -11,7 +11,11 @@ Layout (format version 1)::
     }
 
 Every file loads with ``torch.load(path, weights_only=True)``. See ``docs`` for the changelog of
-format versions; a file newer than this package raises :class:`ModelFileError`.
+format versions; a file newer than this package raises :class:`ModelFileError`, and an older one is
+migrated on load (:func:`upgrade_state_dict`):
+
+* version 1 -> 2: the state dict loses the ``atomic_numbers`` buffer, which the model never read
+  (the elements are ``config["atomic_numbers"]``); it is checked against the config and dropped.
 
 ``metadata["units"]`` records the units of the training data the model reproduces:
 ``{"energy": "eV", "length": "Å", "energy_to_eV": 1.0, "length_to_A": 1.0}`` (the size of each unit
@@ -32,10 +36,10 @@ from .files import load_weights_only, save_atomic
 
 __all__ = [
     "DEFAULT_UNITS", "FORMAT_VERSION", "ModelFileError", "save_model", "load_model", "read_model_file", "file_checksum",
-    "model_units",
+    "model_units", "upgrade_state_dict",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _REQUIRED = ("format_version", "config", "metadata", "state_dict")
 PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_UNITS = {"energy": "eV", "length": "Å", "energy_to_eV": 1.0, "length_to_A": 1.0}
@@ -78,8 +82,31 @@ def save_model(model: ICTPModel, path: PathLike, metadata: Optional[Dict[str, An
     save_atomic(payload, path)
 
 
+def upgrade_state_dict(state_dict: Dict[str, Any], atomic_numbers, where: str = "the model") -> Dict[str, Any]:
+    """A model state dict of any format version in the current layout (a new dict; tensors shared).
+
+    Version 1 stored the elements a second time, as a buffer ``atomic_numbers``; they must agree with
+    the config's ``atomic_numbers`` and are dropped. Model files, training checkpoints and LAMMPS
+    exports all pass their weights through here, so one function knows every old layout.
+
+    Raises:
+        ModelFileError: an ``atomic_numbers`` buffer that contradicts the config.
+    """
+    state = dict(state_dict)
+    stored = state.pop("atomic_numbers", None)
+    if stored is not None and [int(z) for z in stored.tolist()] != [int(z) for z in atomic_numbers]:
+        raise ModelFileError(
+            f"{where} is inconsistent: its weights were saved for the elements {stored.tolist()}, its config "
+            f"names {list(atomic_numbers)}"
+        )
+    return state
+
+
 def read_model_file(path: PathLike) -> Dict[str, Any]:
-    """Load and validate the raw dictionary of a model file (no model is built)."""
+    """Load and validate the raw dictionary of a model file (no model is built).
+
+    ``format_version`` is the file's own; ``state_dict`` is migrated to the current layout.
+    """
     payload = load_weights_only(path, ModelFileError, "ictp_calc model file")
     if not isinstance(payload, dict) or any(k not in payload for k in _REQUIRED):
         raise ModelFileError(
@@ -93,6 +120,10 @@ def read_model_file(path: PathLike) -> Dict[str, Any]:
             f"{os.fspath(path)!r} has model format version {version}, newer than this ictp_calc "
             f"{__version__} reads (up to {FORMAT_VERSION}); upgrade ictp_calc"
         )
+    config = payload["config"]
+    if isinstance(payload["state_dict"], dict) and isinstance(config, dict) and "atomic_numbers" in config:
+        where = repr(os.fspath(path))
+        payload["state_dict"] = upgrade_state_dict(payload["state_dict"], config["atomic_numbers"], where)
     return payload
 
 

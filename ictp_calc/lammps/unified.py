@@ -28,6 +28,7 @@ import torch
 
 from .. import keys
 from ..io import read_model_file
+from ..io.model_file import upgrade_state_dict
 from ..model import DTYPES, ICTPModel, ModelConfig
 from .ghosts import GhostSettingsError, check_ghost_neighbors, ghost_shell_depth, prune_pairs
 
@@ -89,7 +90,8 @@ class ICTPUnified:
         self._settings = {"dtype": config.dtype, "device": str(device), "check_ghost_shell": bool(check_ghost_shell)}
         self.device = torch.device(device)
         model = ICTPModel(config)
-        model.load_state_dict(stored["state_dict"])
+        # An export pickled before format version 2 holds the old layout: migrate it like a model file.
+        model.load_state_dict(upgrade_state_dict(stored["state_dict"], config.atomic_numbers, "the LAMMPS export"))
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.dtype = self.model.dtype
         self.cutoff = float(config.cutoff)

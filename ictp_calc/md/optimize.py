@@ -66,6 +66,11 @@ def parse_indices(text: str) -> list:
 def check_writable(path: str) -> None:
     """Raise :class:`InputError` when the file ``path`` cannot be created (its folder is made if missing)."""
     folder = os.path.dirname(os.path.abspath(path))
+    blocking = folder
+    while blocking and not os.path.exists(blocking):
+        blocking = os.path.dirname(blocking)
+    if blocking and not os.path.isdir(blocking):
+        raise InputError(f"cannot write {path!r}: {blocking!r} is a file, not a folder")
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as err:
@@ -125,9 +130,32 @@ def optimize(
             moved the atoms where the model cannot be evaluated (atoms too close, non-finite outputs).
         RunInterrupted: Ctrl-C (KeyboardInterrupt), after writing the last structure (exit code 130).
     """
-    from ase import optimize as ase_optimize
-    from ase.constraints import FixAtoms
     from ase.filters import FrechetCellFilter
+
+    atoms, relax_cell = _prepared(structure, optimizer, fmax, steps, relax_cell, fixed)
+    calc = calculator or make_calculator(model, device=device, dtype=dtype)
+    attach_calculator(atoms, calc)
+    for path in filter(None, (output, trajectory)):
+        check_writable(path)
+    target = FrechetCellFilter(atoms, scalar_pressure=pressure_bar * units.bar) if relax_cell else atoms
+    converged, n_steps = _relax(atoms, target, optimizer.upper(), fmax, steps, output, trajectory, log)
+    final, largest = _write_final(atoms, converged, n_steps, output)
+    result = OptimizeResult(converged, n_steps, float(atoms.get_potential_energy()), largest, final, output,
+                            trajectory)
+    if not converged:
+        error = NotConvergedError(
+            f"{optimizer.upper()} did not converge in {n_steps} steps: largest force {largest:.4f} eV/Å "
+            f"(fmax {fmax} eV/Å){' or cell stress still too large' if relax_cell else ''}; the last structure "
+            f"is in {output}; continue from it or raise --steps"
+        )
+        error.result = result  # type: ignore[attr-defined]
+        raise error
+    return result
+
+
+def _prepared(structure, optimizer: str, fmax: float, steps: int, relax_cell, fixed):
+    """The structure to relax (with its fixed atoms) and whether its cell relaxes; checks the settings."""
+    from ase.constraints import FixAtoms
 
     if optimizer.upper() not in OPTIMIZERS:
         raise InputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
@@ -143,13 +171,14 @@ def optimize(
         relax_cell = bool(atoms.pbc.all())
     if relax_cell and not atoms.pbc.all():
         raise InputError("cell relaxation needs a cell periodic in all three directions")
-    calc = calculator or make_calculator(model, device=device, dtype=dtype)
-    attach_calculator(atoms, calc)
-    for path in filter(None, (output, trajectory)):
-        check_writable(path)
+    return atoms, relax_cell
 
-    target = FrechetCellFilter(atoms, scalar_pressure=pressure_bar * units.bar) if relax_cell else atoms
-    opt = getattr(ase_optimize, optimizer.upper())(target, logfile=log)
+
+def _relax(atoms, target, name: str, fmax: float, steps: int, output: str, trajectory, log):
+    """Run ASE's optimizer ``name`` on ``target``; returns ``(converged, steps taken)``."""
+    from ase import optimize as ase_optimize
+
+    opt = getattr(ase_optimize, name)(target, logfile=log)
     writer = None
     if trajectory:
         writer = TrajectoryWriter(trajectory, timestep_fs=None)
@@ -158,26 +187,12 @@ def optimize(
         converged = bool(opt.run(fmax=fmax, steps=steps))
     except KeyboardInterrupt as err:
         _write_final(atoms, False, opt.nsteps, output)
-        raise RunInterrupted(
-            f"{optimizer.upper()} interrupted at step {opt.nsteps}; the last structure is in {output}"
-        ) from err
+        raise RunInterrupted(f"{name} interrupted at step {opt.nsteps}; the last structure is in {output}") from err
     except (StructureError, NonFiniteOutputError) as err:
         # The optimizer drove the structure somewhere the model cannot evaluate (atoms on top of each
         # other, non-finite outputs): an optimization that failed, not bad input.
-        raise NotConvergedError(f"{optimizer.upper()} failed at step {opt.nsteps}: {err}") from err
+        raise NotConvergedError(f"{name} failed at step {opt.nsteps}: {err}") from err
     finally:
         if writer is not None:
             writer.close()
-
-    final, largest = _write_final(atoms, converged, opt.nsteps, output)
-    result = OptimizeResult(converged, int(opt.nsteps), float(atoms.get_potential_energy()), largest, final,
-                            output, trajectory)
-    if not converged:
-        error = NotConvergedError(
-            f"{optimizer.upper()} did not converge in {opt.nsteps} steps: largest force {largest:.4f} eV/Å "
-            f"(fmax {fmax} eV/Å){' or cell stress still too large' if relax_cell else ''}; the last structure "
-            f"is in {output}; continue from it or raise --steps"
-        )
-        error.result = result  # type: ignore[attr-defined]
-        raise error
-    return result
+    return converged, int(opt.nsteps)

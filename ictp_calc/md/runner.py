@@ -180,6 +180,115 @@ def _set_up(s: MDSettings, restart: bool, calculator):
     return checkpoint, atoms, calc, structure_sha, monitor, dyn, first
 
 
+@dataclass
+class _Run:
+    """One segment of a run in progress: its inputs, writers and manifest."""
+
+    settings: MDSettings
+    atoms: Any
+    calc: Any
+    dyn: Any
+    monitor: HealthMonitor
+    structure_sha: str
+    first: int
+    paths: Dict[str, str]
+    manifest: Dict[str, Any]
+    segment: Dict[str, Any]
+    trajectory: TrajectoryWriter
+    log: LogWriter
+    saved_step: int
+
+    def checkpoint(self, step: int) -> None:
+        s, neighbors = self.settings, getattr(self.calc, "neighbors", None)
+        save_checkpoint(s.output_dir, self.atoms, step, get_state(self.dyn), s, self.structure_sha,
+                        getattr(self.calc, "model_checksum", None), getattr(neighbors, "build_positions", None))
+        self.saved_step = step
+
+
+def _open(s: MDSettings, restart: bool, overwrite: bool, calculator, command: Optional[str]) -> _Run:
+    """Check the inputs (no directory is left behind when they fail), then open the outputs."""
+    created = _prepare_dir(s, restart, overwrite)
+    try:
+        checkpoint, atoms, calc, structure_sha, monitor, dyn, first = _set_up(s, restart, calculator)
+    except InputError:
+        if created and not os.listdir(s.output_dir):  # a run that fails on its inputs leaves no empty directory
+            os.rmdir(s.output_dir)
+        raise
+    if checkpoint is not None:
+        truncate_outputs(s.output_dir, s.trajectory_format, first)
+    dyn.nsteps = first
+    paths = {"trajectory": trajectory_path(s.output_dir, s.trajectory_format),
+             "log": os.path.join(s.output_dir, OUTPUT_FILES["log"]),
+             "manifest": os.path.join(s.output_dir, OUTPUT_FILES["manifest"]),
+             "checkpoint": checkpoint_path(s.output_dir)}
+    manifest = _manifest(s, calc, restart, structure_sha)
+    segment = {"command": command or "ictp_calc.md.run_md (Python)", "started": now(), "versions": versions(),
+               "device": str(getattr(calc, "device", "n/a")), "dtype": str(getattr(calc, "dtype", "n/a")),
+               "first_step": first, "last_step": first, "status": "running"}
+    manifest["segments"].append(segment)
+    write_json(paths["manifest"], manifest)
+    columns = log_columns(s.has_conserved_energy, s.ensemble == "npt")
+    trajectory = TrajectoryWriter(paths["trajectory"], s.timestep_fs, append=restart)
+    log = LogWriter(paths["log"], columns, s.timestep_fs, append=restart)
+    return _Run(s, atoms, calc, dyn, monitor, structure_sha, first, paths, manifest, segment, trajectory, log,
+                saved_step=first if restart else -1)
+
+
+def _step(run: _Run, step: int) -> None:
+    """One integrator step with its health check, outputs and checkpoint."""
+    s, atoms, dyn = run.settings, run.atoms, run.dyn
+    try:
+        dyn.step()
+    except ValueError as err:  # the calculator's typed input errors
+        stop = stop_from_calculator_error(err, step)
+        if stop is None:
+            raise
+        raise stop from err
+    dyn.nsteps = step
+    run.monitor.check(atoms, step)
+    run.monitor.remember(atoms, step)
+    if step % s.interval == 0:
+        run.trajectory.write(atoms, step)
+        run.log.write(atoms, step, conserved_energy(dyn))
+    if step % s.checkpoint_interval == 0:
+        run.checkpoint(step)
+
+
+def _loop(run: _Run, restart: bool, bar: Progress, handle_sigint: bool, last: list) -> None:
+    """Steps ``first + 1 .. settings.steps``; ``last[0]`` follows the step reached."""
+    if not restart:
+        run.trajectory.write(run.atoms, 0)
+        run.log.write(run.atoms, 0, conserved_energy(run.dyn))
+    run.monitor.remember(run.atoms, run.first)
+    with _SignalFlag(handle_sigint) as sigint:
+        for step in range(run.first + 1, run.settings.steps + 1):
+            last[0] = step  # the step reached, also when it fails (the manifest records it)
+            _step(run, step)
+            bar.update(step)
+            if sigint.raised:
+                run.checkpoint(step)
+                name = signal.Signals(sigint.signum).name
+                raise RunInterrupted(
+                    f"interrupted by {name} at step {step}; checkpoint written, continue with --restart", sigint.signum
+                )
+    if run.saved_step != last[0]:
+        run.checkpoint(last[0])
+
+
+def _close(run: _Run, bar: Progress, step: int) -> None:
+    """Close the writers and record the segment's step range and throughput in the manifest."""
+    if step > run.first:
+        bar.close(step)
+    run.trajectory.close()
+    run.log.close()
+    wall = time.perf_counter() - bar.start
+    rate = (step - run.first) / wall if wall > 0 else 0.0
+    run.segment.update(last_step=step, finished=now(), wall_s=wall, steps_per_s=rate,
+                       ns_per_day=ns_per_day(rate, run.settings.timestep_fs),
+                       n_evaluations=getattr(run.calc, "n_evaluations", None))
+    write_json(run.paths["manifest"], run.manifest)
+
+
 def run_md(
     settings: MDSettings,
     restart: bool = False,
@@ -206,78 +315,15 @@ def run_md(
         HealthStop: the health monitor stopped the run (exit code 3) after writing its files.
         RunInterrupted: Ctrl-C or SIGTERM, after writing a checkpoint (exit code 130 or 143).
     """
-    s = settings
-    created = _prepare_dir(s, restart, overwrite)
+    run = _open(settings, restart, overwrite, calculator, command)
+    segment = run.segment
+    bar = Progress(run.first, settings.steps, settings.timestep_fs, stream=progress)
+    last = [run.first]
     try:
-        checkpoint, atoms, calc, structure_sha, monitor, dyn, first = _set_up(s, restart, calculator)
-    except InputError:
-        if created and not os.listdir(s.output_dir):  # a run that fails on its inputs leaves no empty directory
-            os.rmdir(s.output_dir)
-        raise
-    neighbors = getattr(calc, "neighbors", None)
-    if checkpoint is not None:
-        truncate_outputs(s.output_dir, s.trajectory_format, first)
-    dyn.nsteps = first
-
-    paths = {"trajectory": trajectory_path(s.output_dir, s.trajectory_format),
-             "log": os.path.join(s.output_dir, OUTPUT_FILES["log"]),
-             "manifest": os.path.join(s.output_dir, OUTPUT_FILES["manifest"]),
-             "checkpoint": checkpoint_path(s.output_dir)}
-    manifest = _manifest(s, calc, restart, structure_sha)
-    segment = {"command": command or "ictp_calc.md.run_md (Python)", "started": now(), "versions": versions(),
-               "device": str(getattr(calc, "device", "n/a")), "dtype": str(getattr(calc, "dtype", "n/a")),
-               "first_step": first, "last_step": first, "status": "running"}
-    manifest["segments"].append(segment)
-    write_json(paths["manifest"], manifest)
-
-    columns = log_columns(s.has_conserved_energy, s.ensemble == "npt")
-    trajectory = TrajectoryWriter(paths["trajectory"], s.timestep_fs, append=restart)
-    log = LogWriter(paths["log"], columns, s.timestep_fs, append=restart)
-    saved_step = first if restart else -1
-
-    def checkpoint_now(step: int) -> None:
-        nonlocal saved_step
-        save_checkpoint(s.output_dir, atoms, step, get_state(dyn), s, structure_sha,
-                        getattr(calc, "model_checksum", None), getattr(neighbors, "build_positions", None))
-        saved_step = step
-
-    bar = Progress(first, s.steps, s.timestep_fs, stream=progress)
-    step = first
-    try:
-        if not restart:
-            trajectory.write(atoms, 0)
-            log.write(atoms, 0, conserved_energy(dyn))
-        monitor.remember(atoms, first)
-        with _SignalFlag(handle_sigint) as sigint:
-            for step in range(first + 1, s.steps + 1):
-                try:
-                    dyn.step()
-                except ValueError as err:  # the calculator's typed input errors
-                    stop = stop_from_calculator_error(err, step)
-                    if stop is None:
-                        raise
-                    raise stop from err
-                dyn.nsteps = step
-                monitor.check(atoms, step)
-                monitor.remember(atoms, step)
-                if step % s.interval == 0:
-                    trajectory.write(atoms, step)
-                    log.write(atoms, step, conserved_energy(dyn))
-                if step % s.checkpoint_interval == 0:
-                    checkpoint_now(step)
-                bar.update(step)
-                if sigint.raised:
-                    checkpoint_now(step)
-                    name = signal.Signals(sigint.signum).name
-                    raise RunInterrupted(
-                        f"interrupted by {name} at step {step}; checkpoint written, continue with --restart",
-                        sigint.signum,
-                    )
-        if saved_step != step:
-            checkpoint_now(step)
+        _loop(run, restart, bar, handle_sigint, last)
         segment["status"] = "completed"
     except HealthStop as stop:
-        monitor.report(stop, atoms, s.output_dir)
+        run.monitor.report(stop, run.atoms, settings.output_dir)
         segment["status"] = f"health_stop: {stop.reason}"
         raise
     except RunInterrupted as stop:
@@ -287,19 +333,10 @@ def run_md(
         segment["status"] = f"failed: {type(err).__name__}"
         raise
     finally:
-        if step > first:
-            bar.close(step)
-        trajectory.close()
-        log.close()
-        wall = time.perf_counter() - bar.start
-        rate = (step - first) / wall if wall > 0 else 0.0
-        segment.update(last_step=step, finished=now(), wall_s=wall, steps_per_s=rate,
-                       ns_per_day=ns_per_day(rate, s.timestep_fs), n_evaluations=getattr(calc, "n_evaluations", None))
-        write_json(paths["manifest"], manifest)
-
-    drift = energy_drift(read_log(paths["log"]), len(atoms)) if s.ensemble == "nve" else None
+        _close(run, bar, last[0])
+    drift = energy_drift(read_log(run.paths["log"]), len(run.atoms)) if settings.ensemble == "nve" else None
     if drift is not None:
         segment["nve_drift_meV_per_atom_ps"] = drift
-        write_json(paths["manifest"], manifest)
-    return MDResult(first, step, len(atoms), segment["wall_s"], segment["steps_per_s"], segment["ns_per_day"],
-                    drift, paths)
+        write_json(run.paths["manifest"], run.manifest)
+    return MDResult(run.first, last[0], len(run.atoms), segment["wall_s"], segment["steps_per_s"],
+                    segment["ns_per_day"], drift, run.paths)

@@ -63,7 +63,6 @@ class ICTPModel(nn.Module):
         super().__init__()
         c = self.config = config
         F, S = c.n_hidden_feats, c.n_species
-        self.register_buffer("atomic_numbers", torch.tensor(c.atomic_numbers, dtype=torch.long))
         self.embedding_weight = nn.Parameter(torch.empty(F, S))
         self.radial_embedding = RadialEmbedding(c.cutoff, c.n_basis, c.n_polynomial_cutoff)
         # A constant (not saved in model files): kept here so that a compiled graph need not build it.

@@ -1,7 +1,7 @@
 """Neural-network layers of the ICTP model, built on :mod:`ictp_calc.tensors`."""
 
 from .interaction import Interaction
-from .linear import Linear, NormalizedSiLU, RankLinear, SpeciesLinear
+from .linear import Linear, RankLinear, SpeciesLinear
 from .product import ProductBasis
 from .radial import BesselBasis, PolynomialEnvelope, RadialEmbedding, RadialMLP
 from .readout import LinearReadout, MLPReadout
@@ -12,7 +12,6 @@ __all__ = [
     "Linear",
     "LinearReadout",
     "MLPReadout",
-    "NormalizedSiLU",
     "PolynomialEnvelope",
     "ProductBasis",
     "RadialEmbedding",

@@ -38,7 +38,6 @@ __all__ = [
     "dense_slots",
     "edge_layout",
     "fused_convolution",
-    "reference_convolution",
     "stack_couplings",
 ]
 
@@ -302,13 +301,3 @@ def fused_convolution(
         return _forward(list(paths), stacked, list(offsets), layout, h, radial, radial_weight, edge_attrs)
     return _FusedConvolution.apply(h, radial, radial_weight, edge_attrs, list(paths), stacked, list(offsets), layout)
 
-
-def reference_convolution(h, radial, edge_attrs, paths, tables, edge_index) -> torch.Tensor:
-    """Direct per-edge implementation of the same sum (for tests): ``[N, Q, F]``."""
-    receiver, sender = edge_index[0], edge_index[1]
-    blocks = []
-    for p, ((l1, l2, _), table) in enumerate(zip(paths, tables)):
-        hj = h.index_select(0, sender)[:, rank_slice(l1), :]  # [E, d1, F]
-        msg = torch.einsum("eau,eb,abc,eu->ecu", hj, edge_attrs[:, rank_slice(l2)], table, radial[:, p])
-        blocks.append(torch.zeros(h.shape[0], *msg.shape[1:], dtype=h.dtype).index_add(0, receiver, msg))
-    return torch.cat(blocks, dim=1)

@@ -13,16 +13,7 @@ from torch import nn
 
 from ..tensors import rank_slice
 
-__all__ = ["Linear", "NormalizedSiLU", "RankLinear", "SpeciesLinear"]
-
-
-class NormalizedSiLU(nn.Module):
-    """``phi(x) = 1.6765324703310907 SiLU(x)``: unit second moment for ``x ~ N(0, 1)``."""
-
-    gain = 1.6765324703310907
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.gain * torch.nn.functional.silu(x)
+__all__ = ["Linear", "RankLinear", "SpeciesLinear"]
 
 
 class Linear(nn.Module):

@@ -8,9 +8,12 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .linear import Linear, NormalizedSiLU
+from .linear import Linear
 
-__all__ = ["BesselBasis", "PolynomialEnvelope", "RadialEmbedding", "RadialMLP"]
+__all__ = ["SILU_GAIN", "BesselBasis", "PolynomialEnvelope", "RadialEmbedding", "RadialMLP"]
+
+SILU_GAIN = 1.6765324703310907
+"""The normalized SiLU is ``SILU_GAIN * SiLU(x)``: unit second moment for ``x ~ N(0, 1)``."""
 
 
 class BesselBasis(nn.Module):
@@ -61,7 +64,7 @@ class RadialMLP(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         for layer in list(self.layers)[1:]:
-            layer.scale *= NormalizedSiLU.gain
+            layer.scale *= SILU_GAIN
 
     def hidden(self, x: torch.Tensor, chunk: int = 1 << 14) -> torch.Tensor:
         """The input of the output layer (activated last hidden features), ``[E, widths[-2]]``.

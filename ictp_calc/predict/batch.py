@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -12,6 +13,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from .. import keys
 from ..data.checks import NonFiniteOutputError, StructureError, check_structure
+from ..data.domain import OutOfDomainWarning, domain_thresholds, out_of_domain
 from ..data.graph import atoms_to_graph, batch_graphs
 from ..devices import resolve_device
 from ..model import ICTPModel, compute_properties
@@ -38,6 +40,7 @@ def predict(
     length_to_A: float = 1.0,
     min_distance: float = 0.1,
     progress: Optional[Callable[[int], None]] = None,
+    shortest_distances_A: Optional[Dict[str, float]] = None,
 ) -> List[Atoms]:
     """Predictions of ``model`` for every structure, in batches of ``batch_size`` structures.
 
@@ -49,6 +52,10 @@ def predict(
         energy_to_eV, length_to_A: sizes of the model's units (see :func:`ictp_calc.io.model_file.model_units`).
         min_distance: Å; structures with atoms closer than this are rejected.
         progress: called with the number of structures done after each batch.
+        shortest_distances_A: the shortest distance per element pair of the model's training data,
+            in the model's length unit (:func:`ictp_calc.data.domain.shortest_distances` of the model
+            file's metadata): a structure with a pair below it gets an :class:`OutOfDomainWarning`
+            naming its index. None: no check.
 
     Returns:
         Copies of the structures with ``energy``, ``free_energy``, ``energies`` [N], ``forces`` [N, 3]
@@ -73,6 +80,7 @@ def predict(
             raise type(err)(f"structure {index}: {err}") from err
     net = model.to(device).eval()
     config = net.config
+    thresholds = domain_thresholds(shortest_distances_A or {}, config.atomic_numbers, length_to_A)
     periodic = [i for i, a in enumerate(structures) if a.pbc.all()]
     other = [i for i, a in enumerate(structures) if not a.pbc.all()]
     results: Dict[int, Atoms] = {}
@@ -82,6 +90,8 @@ def predict(
             indices = group[start : start + batch_size]
             graphs = [atoms_to_graph(_scaled(structures[i], length_to_A), config.atomic_numbers, config.cutoff,
                                      dtype=net.dtype) for i in indices]
+            for i, graph in zip(indices, graphs):
+                _warn_out_of_domain(i, graph, thresholds, config.atomic_numbers, length_to_A)
             batch = {k: v.to(device) for k, v in batch_graphs(graphs).items()}
             with torch.enable_grad():
                 out = compute_properties(net, batch, forces=True, stress=stress)
@@ -90,6 +100,20 @@ def predict(
             if progress is not None:
                 progress(done)
     return [results[i] for i in range(len(structures))]
+
+
+def _warn_out_of_domain(index: int, graph, thresholds: np.ndarray, atomic_numbers, length_to_A: float) -> None:
+    """:class:`OutOfDomainWarning` for structure ``index`` when a pair is below its training distance."""
+    if not thresholds.any():
+        return
+    receiver, sender = (x.numpy() for x in graph[keys.EDGE_INDEX])
+    positions = graph[keys.POSITIONS].double().numpy()
+    cell = graph[keys.CELL][0].double().numpy()
+    vectors = positions[receiver] - positions[sender] - graph[keys.CELL_SHIFTS].double().numpy() @ cell
+    lengths = np.sqrt(np.einsum("ei,ei->e", vectors, vectors)) * length_to_A
+    message = out_of_domain(lengths, graph[keys.SPECIES].numpy(), receiver, sender, thresholds, atomic_numbers)
+    if message is not None:
+        warnings.warn(OutOfDomainWarning(f"structure {index}: {message}"), stacklevel=3)
 
 
 def _split(out, indices, structures, stress, e, length) -> Dict[int, Atoms]:
@@ -131,6 +155,7 @@ def predict_files(
 
     from ..data.dataset import DatasetError
     from ..io import load_model, resolve_model
+    from ..data.domain import shortest_distances
     from ..io.model_file import model_units
 
     model, metadata = load_model(resolve_model(model_path))
@@ -152,6 +177,7 @@ def predict_files(
         raise DatasetError(f"no structures in {', '.join(data)}")
     total = len(structures)
     predicted = predict(model, structures, batch_size, device, energy_to_eV, length_to_A,
-                        progress=None if progress is None else (lambda done: progress(done, total)))
+                        progress=None if progress is None else (lambda done: progress(done, total)),
+                        shortest_distances_A=shortest_distances(metadata))
     write(output, predicted, format="extxyz")
     return total

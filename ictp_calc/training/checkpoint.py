@@ -5,6 +5,9 @@ generator's state, the epoch, the best-so-far weights and metrics, and the histo
 of it makes a resumed run bitwise identical to an uninterrupted one (on the CPU; CUDA scatter
 kernels are not deterministic). Files are plain ``torch.save`` dictionaries of tensors and
 primitives that load with ``weights_only=True``.
+
+Versions: 1 (the model weights with the ``atomic_numbers`` buffer of model format 1), 2 (without it,
+model format 2). :func:`load_checkpoint` reads both and returns the current layout.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import os
 from typing import Any, Dict, Iterable
 
 from ..io.files import load_weights_only, save_atomic
+from ..io.model_file import ModelFileError, upgrade_state_dict
 
 __all__ = ["CHECKPOINT_VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "config_differences"]
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 # Settings that may change between the chunks of one run without changing its result (device
 # and budget only affect where and how long), or that only extend it (more epochs).
@@ -54,8 +59,27 @@ def load_checkpoint(path: str) -> Dict[str, Any]:
     """Read a checkpoint onto the CPU; raises :class:`CheckpointError` with the reason."""
     payload = load_weights_only(path, CheckpointError, "checkpoint")
     version = payload.get("checkpoint_version") if isinstance(payload, dict) else None
-    if version != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{os.fspath(path)!r} has checkpoint version {version!r}, expected {CHECKPOINT_VERSION}")
+    if version not in _READABLE_VERSIONS:
+        raise CheckpointError(
+            f"{os.fspath(path)!r} has checkpoint version {version!r}; this ictp_calc reads versions "
+            f"{', '.join(map(str, _READABLE_VERSIONS))}"
+        )
+    return _upgrade(payload, os.fspath(path))
+
+
+def _upgrade(payload: Dict[str, Any], where: str) -> Dict[str, Any]:
+    """Version 1 -> 2: the model weights (live and best) lose the ``atomic_numbers`` buffer."""
+    if payload["checkpoint_version"] == 1:
+        live = payload.get("model") or {}
+        elements = live["atomic_numbers"].tolist() if "atomic_numbers" in live else []
+        try:
+            payload["model"] = upgrade_state_dict(live, elements, repr(where))
+            best = payload.get("best") or {}
+            if best.get("weights") is not None:
+                best["weights"] = upgrade_state_dict(best["weights"], elements, repr(where))
+        except ModelFileError as err:
+            raise CheckpointError(str(err)) from err
+        payload["checkpoint_version"] = CHECKPOINT_VERSION
     return payload
 
 

@@ -44,8 +44,15 @@ def _pick(structures: list, indices: List[int]) -> list:
     return [structures[i] for i in indices]
 
 
-def prepare_data(config: DataConfig, atomic_numbers: Optional[Sequence[int]] = None) -> PreparedData:
+def prepare_data(
+    config: DataConfig,
+    atomic_numbers: Optional[Sequence[int]] = None,
+    kept_e0: Optional[Tuple[Sequence[float], str]] = None,
+) -> PreparedData:
     """Read, split and label the data; elements default to those present in the files.
+
+    ``kept_e0 = (values, source)``: without ``config.e0_file``, use these E0s (a fine-tuned model's)
+    instead of fitting them; ``source`` says where they came from.
 
     Raises:
         DatasetError: unreadable or unlabelled files, impossible split sizes, elements outside
@@ -75,6 +82,8 @@ def prepare_data(config: DataConfig, atomic_numbers: Optional[Sequence[int]] = N
     if config.e0_file is not None:
         e0 = atomic_energies_for(read_atomic_energies(config.e0_file), numbers, source=config.e0_file)
         source = f"file {os.path.basename(config.e0_file)}"
+    elif kept_e0 is not None:
+        e0, source = tuple(float(v) for v in kept_e0[0]), kept_e0[1]
     elif config.e0_regression:
         e0, source = fit_atomic_energies(train, numbers), "least-squares fit to the training energies"
     else:

@@ -1,8 +1,10 @@
-"""A training run's configuration file: ``[data]``, ``[model]``, ``[training]`` and ``output_dir``.
+"""A training run's configuration file: ``[data]``, ``[model]``, ``[training]``, ``output_dir`` and
+``init_from``.
 
 Example (TOML)::
 
     output_dir = "runs/3bpa"
+    # init_from = "ictp-3bpa"   # fine-tune: start from this model file or shipped model
 
     [data]
     train_file = "../shared/data/3bpa/train_300K.xyz"
@@ -19,6 +21,11 @@ Example (TOML)::
 
 Relative paths are taken relative to the working directory (run from the repository root for
 the shipped configs). Unknown keys and sections are errors, never silently ignored.
+
+With ``init_from`` (a model file or a shipped model's name) the run fine-tunes that model: its
+architecture, elements, ``avg_n_neighbors``, energy scale and shift are kept, ``[model]`` may be left
+out (settings given there must equal the model's, except ``dtype``), and its E0s are kept unless
+``data.e0_file`` gives new ones. See :mod:`ictp_calc.training.finetune`.
 """
 
 from __future__ import annotations
@@ -81,12 +88,16 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A whole run: data, model architecture (a partial ModelConfig), optimization, output."""
+    """A whole run: data, model architecture (a partial ModelConfig), optimization, output.
+
+    ``init_from``: a model file or shipped model to fine-tune (None: a new model).
+    """
 
     data: DataConfig
     model: Dict[str, Any] = field(default_factory=dict)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     output_dir: str = "runs/ictp"
+    init_from: Optional[str] = None
 
     def model_config(self, atomic_numbers) -> ModelConfig:
         """The ModelConfig for these elements (``[model].atomic_numbers`` wins when given)."""
@@ -99,6 +110,7 @@ class RunConfig:
             "data": self.data.to_dict(),
             "model": dict(self.model),
             "training": self.training.to_dict(),
+            "init_from": self.init_from,
         }
 
     def to_toml(self) -> str:
@@ -107,7 +119,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "RunConfig":
         """Validate every section; errors name the offending key."""
-        unknown = sorted(set(data) - {"output_dir", "data", "model", "training"})
+        unknown = sorted(set(data) - {"output_dir", "data", "model", "training", "init_from"})
         if unknown:
             raise ConfigError(f"unknown top-level keys or sections: {unknown}")
         if "data" not in data:
@@ -117,13 +129,14 @@ class RunConfig:
             model=_model_section(data.get("model", {})),
             training=_typed(TrainingConfig, data.get("training", {}), "training"),
             output_dir=_check_str(data.get("output_dir", "runs/ictp"), "output_dir"),
+            init_from=None if data.get("init_from") is None else _check_str(data["init_from"], "init_from"),
         )
 
     def with_overrides(self, assignments: Iterable[str] = (), **values: Any) -> "RunConfig":
         """Apply ``section.key=value`` assignments, then keyword overrides (None = keep).
 
-        Keywords: ``epochs``, ``device``, ``dtype``, ``seed`` (init and shuffling), ``split_seed``
-        and ``output_dir``.
+        Keywords: ``epochs``, ``device``, ``dtype``, ``seed`` (init and shuffling), ``split_seed``,
+        ``output_dir`` and ``init_from``.
         """
         raw = self.to_dict()
         for text in assignments:
@@ -142,8 +155,8 @@ class RunConfig:
         for name, value in values.items():
             if value is None:
                 continue
-            if name == "output_dir":
-                raw["output_dir"] = value
+            if name in ("output_dir", "init_from"):
+                raw[name] = value
             elif name in mapping:
                 section, key = mapping[name]
                 raw[section][key] = value

@@ -118,11 +118,10 @@ class TrainState:
         self.scheduler.patience = self.config.scheduler_patience
         # A changed ``lr`` sets the current learning rate once (to anneal a run by hand); an
         # unchanged one keeps whatever the scheduler has made of it.
+        # (The scheduler reads the optimizer's lr at its next step; its own record follows then.)
         saved_lr = state.get("run_config", {}).get("training", {}).get("lr", self.config.lr)
         if saved_lr != self.config.lr:
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.config.lr
-            self.scheduler._last_lr = [self.config.lr] * len(self.optimizer.param_groups)
+            self.set_lr(self.config.lr)
         self.generator.set_state(state["generator"])
         self.stage = int(state.get("stage", 1))  # checkpoints before stage two had no such entry
         if state.get("swa") is not None:

@@ -88,3 +88,29 @@ def test_trained_model_files_record_the_distances(tmp_path):
     shortest = metadata["training"]["statistics"]["shortest_distances_A"]
     assert set(shortest) <= {"Al-Al", "Al-Cu", "Cu-Cu"} and shortest
     assert all(1.5 < d < 3.5 for d in shortest.values())  # rattled fcc neighbors (2.55 Å) within the 3.5 Å cutoff
+
+
+@pytest.mark.parametrize("command", ["run", "optimize", "predict"])
+def test_ictp_md_writes_the_warning_as_a_line_of_its_output(tmp_path, monkeypatch, command):
+    """Once per structure, as ``Warning: ...`` on stderr (not a Python warning with a source line)."""
+    model = _model_file(tmp_path, {"H-O": 1.2, "H-H": 1.4})
+    water = molecule("H2O")  # O-H 0.97 Å < 1.2 Å
+    water.center(vacuum=3.0)
+    water.write(tmp_path / "water.xyz", format="extxyz")
+    out = tmp_path / "out"
+    args = {
+        "run": ["run", "water.xyz", "--model", model, "--steps", 2, "--output-dir", out, "--no-health",
+                "--no-progress"],
+        "optimize": ["optimize", "water.xyz", "--model", model, "--steps", 2, "--output", out / "opt.xyz", "--quiet"],
+        "predict": ["predict", model, "water.xyz", "water.xyz", "--output", tmp_path / "p.extxyz"],
+    }[command]
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [str(a) for a in args] + ["--device", "cpu"])
+    assert result.exit_code in (0, 4), result.output  # 4: two steps do not converge an optimization
+    lines = [line for line in result.output.splitlines() if "out of the training domain" in line]
+    expected = 2 if command == "predict" else 1  # predict: two structures; run/optimize: one
+    assert len(lines) == expected, result.output
+    assert lines[0].startswith("Warning: out of the training domain: ") and "(1.200 Å)" in lines[0]
+    assert "OutOfDomainWarning" not in result.output and "warnings.warn" not in result.output
+    if command == "predict":
+        assert lines[0].split(": ", 2)[2].startswith("structure 0: atoms") and "structure 1: atoms" in lines[1]

@@ -75,10 +75,10 @@ def test_unusable_training_frame_names_file_and_index(tmp_path, kind, message):
         read_labelled(str(path))
     config = write_config(tmp_path, epochs=1)
     result = _invoke("train", config, "--no-progress")
-    _assert_clean_failure(result, 1, str(path), "structure 3", message)
+    _assert_clean_failure(result, 5, str(path), "structure 3", message)
     assert not (tmp_path / "run").exists(), "a run that fails on its inputs leaves no output directory"
     model = tiny_model(tmp_path / "m.pt")
-    _assert_clean_failure(_invoke("eval", model, path), 1, "structure 3", message)
+    _assert_clean_failure(_invoke("eval", model, path), 5, "structure 3", message)
 
 
 def test_non_finite_loss_stops_training_with_exit_code_3(tmp_path):
@@ -101,7 +101,11 @@ def test_malformed_data_files(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(DatasetError, match="bad.xyz"):
         read_labelled(str(path))
-    _assert_clean_failure(_invoke("eval", tiny_model(tmp_path / "m.pt"), path), 1, message)
+    _assert_clean_failure(_invoke("eval", tiny_model(tmp_path / "m.pt"), path), 5, message)
+    config = write_config(tmp_path, epochs=1)
+    config.write_text(config.read_text().replace((tmp_path / "emt.xyz").as_posix(), path.as_posix()))
+    _assert_clean_failure(_invoke("train", config, "--no-progress"), 5, "bad.xyz", message)
+    assert not (tmp_path / "run").exists()
 
 
 def test_out_of_range_index_and_unavailable_device(tmp_path):
@@ -112,7 +116,7 @@ def test_out_of_range_index_and_unavailable_device(tmp_path):
     data = f"{tmp_path / 'd.xyz'}@7"
     with pytest.raises(DatasetError, match="index 7 is out of range for 3 structures"):
         evaluate_file(model, data)
-    _assert_clean_failure(_invoke("eval", model_path, data), 1, "index 7 is out of range")
+    _assert_clean_failure(_invoke("eval", model_path, data), 5, "index 7 is out of range")
     # A CUDA device that does not exist (no CUDA at all, or not that many GPUs): one resolver for all.
     bad = "cuda:99"
     with pytest.raises(DeviceError, match="cuda:99"):
@@ -121,9 +125,9 @@ def test_out_of_range_index_and_unavailable_device(tmp_path):
         evaluate_file(model, str(tmp_path / "d.xyz"), device=bad)
     with pytest.raises(DeviceError):
         ICTPCalculator(model_path, device=bad)
-    _assert_clean_failure(_invoke("eval", model_path, tmp_path / "d.xyz", "--device", bad), 1, "cuda:99")
+    _assert_clean_failure(_invoke("eval", model_path, tmp_path / "d.xyz", "--device", bad), 5, "cuda:99")
     config = write_config(tmp_path, epochs=1)
-    _assert_clean_failure(_invoke("train", config, "--device", bad, "--no-progress"), 1, "training.device", "cuda:99")
+    _assert_clean_failure(_invoke("train", config, "--device", bad, "--no-progress"), 5, "training.device", "cuda:99")
     with pytest.raises(DeviceError, match="invalid device"):
         resolve_device("gpu please")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
@@ -136,9 +140,49 @@ def test_nan_predictions_are_an_error_not_missing_labels(tmp_path):
         next(model.parameters()).fill_(math.nan)
     write(tmp_path / "d.xyz", [_labelled(Atoms("CH", positions=[[0, 0, 0], [0, 0, 1.1]]))], format="extxyz")
     from ictp_calc.data.checks import NonFiniteOutputError
+    from ictp_calc.io import save_model
 
     with pytest.raises(NonFiniteOutputError, match="non-finite energies or forces for 1 structure"):
         evaluate_file(model, str(tmp_path / "d.xyz"))
+    save_model(model, tmp_path / "nan.pt")
+    result = _invoke("eval", tmp_path / "nan.pt", tmp_path / "d.xyz")
+    _assert_clean_failure(result, 5, "non-finite energies or forces")
+    assert "n/a" not in result.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error when CUDA is absent")
+def test_cuda_without_cuda_is_an_input_error(tmp_path):
+    model_path = tiny_model(tmp_path / "m.pt")
+    write(tmp_path / "d.xyz", [_labelled(Atoms("CH", positions=[[0, 0, 0], [0, 0, 1.1]]))], format="extxyz")
+    with pytest.raises(DeviceError, match="CUDA"):
+        resolve_device("cuda")
+    _assert_clean_failure(_invoke("eval", model_path, tmp_path / "d.xyz", "--device", "cuda"), 5, "CUDA")
+    config = write_config(tmp_path, epochs=1)
+    _assert_clean_failure(_invoke("train", config, "--device", "cuda", "--no-progress"), 5, "training.device", "CUDA")
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root writes anywhere")
+def test_unwritable_training_output_is_an_input_error(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        config = write_config(tmp_path, epochs=1)
+        result = _invoke("train", config, "--output-dir", locked / "run", "--no-progress")
+        _assert_clean_failure(result, 5, "cannot write", "Permission denied")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_training_output_that_is_a_file_is_an_input_error(tmp_path):
+    config = write_config(tmp_path, epochs=1)
+    (tmp_path / "taken").write_text("a file, not a directory")
+    result = _invoke("train", config, "--output-dir", tmp_path / "taken" / "run", "--no-progress")
+    _assert_clean_failure(result, 5, "cannot write")
+    model_path = tiny_model(tmp_path / "m.pt")
+    write(tmp_path / "d.xyz", [_labelled(Atoms("CH", positions=[[0, 0, 0], [0, 0, 1.1]]))], format="extxyz")
+    result = _invoke("eval", model_path, tmp_path / "d.xyz", "--parity", tmp_path / "taken" / "p.png")
+    _assert_clean_failure(result, 5, "cannot write")
 
 
 def test_run_with_a_nan_position_is_an_input_error(tmp_path):

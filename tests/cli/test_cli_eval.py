@@ -82,9 +82,9 @@ def test_eval_errors(tmp_path):
     _tiny_model(tmp_path / "model.pt", (29,))
     data = write_emt_data(tmp_path / "emt.xyz", n=3)  # has Al, which the model does not know
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "model.pt"), str(data)])
-    assert result.exit_code == 1 and "Al" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 5 and "Al" in result.output and "Traceback" not in result.output
     missing = CliRunner().invoke(main, ["eval", str(tmp_path / "model.pt"), str(tmp_path / "nope.xyz")])
-    assert missing.exit_code == 1 and "does not exist" in missing.output
+    assert missing.exit_code == 5 and "does not exist" in missing.output
 
 
 @pytest.mark.skipif(

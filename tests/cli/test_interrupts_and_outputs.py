@@ -96,8 +96,8 @@ def test_unwritable_outputs_exit_5_with_a_message(tmp_path):
     with pytest.raises(InputError, match="cannot create the output directory"):
         run_md(MDSettings(structure=str(BPA_START), model=model, output_dir=str(inside)))
     result = _invoke("optimize", BPA_START, "--model", model, "--output", inside / "x.extxyz", "--device", "cpu")
-    assert result.exit_code == 5 and "cannot create the folder" in result.output
-    with pytest.raises(InputError, match="cannot create the folder"):
+    assert result.exit_code == 5 and f"{str(blocker)!r} is a file, not a folder" in result.output
+    with pytest.raises(InputError, match="is a file, not a folder"):
         optimize(str(BPA_START), model, output=str(inside / "x.extxyz"), trajectory=None, device="cpu")
     ok = _invoke("run", BPA_START, "--model", model, "--steps", 2, "--output-dir", tmp_path / "r", "--device", "cpu",
                  "--no-progress")

@@ -1,5 +1,5 @@
-"""Model files (format version 1): weights-only layout, round trips, and every way a file can be
-wrong raising ModelFileError."""
+"""Model files (format version 2): weights-only layout, round trips, migration of version 1 files, and
+every way a file can be wrong raising ModelFileError."""
 
 import os
 
@@ -56,7 +56,8 @@ def test_file_is_weights_only_with_primitive_config_and_metadata(small_model, dt
     save_model(small_model, path, metadata={"training": {"epochs": 3, "note": "unit test"}})
     payload = torch.load(path, weights_only=True)
     assert set(payload) == {"format_version", "config", "metadata", "state_dict"}
-    assert payload["format_version"] == FORMAT_VERSION == 1
+    assert payload["format_version"] == FORMAT_VERSION == 2
+    assert "atomic_numbers" not in payload["state_dict"]  # the unused buffer of version 1
     assert payload["config"] == small_model.config.to_dict()
     assert ModelConfig.from_dict(payload["config"]) == small_model.config
     assert all(isinstance(v, (type(None), bool, int, float, str, list)) for v in payload["config"].values())
@@ -69,6 +70,33 @@ def test_file_is_weights_only_with_primitive_config_and_metadata(small_model, dt
     assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())
     assert load_model(path)[1] == meta
     assert os.listdir(tmp_path) == ["model.pt"]  # no temporary file left behind
+
+
+def version_1_payload(model, tmp_path, elements=None):
+    """The file that format version 1 wrote: the same, plus the ``atomic_numbers`` buffer."""
+    payload = payload_of(model, tmp_path)
+    payload["format_version"] = 1
+    elements = model.config.atomic_numbers if elements is None else elements
+    payload["state_dict"] = {"atomic_numbers": torch.tensor(elements, dtype=torch.long), **payload["state_dict"]}
+    return payload
+
+
+def test_version_1_file_loads_with_identical_outputs(small_model, structures, tmp_path):
+    path = write(tmp_path, version_1_payload(small_model, tmp_path), "old.pt")
+    raw = read_model_file(path)
+    assert raw["format_version"] == 1 and "atomic_numbers" not in raw["state_dict"]
+    loaded, _ = load_model(path)
+    expected, actual = outputs(small_model, structures), outputs(loaded, structures)
+    for key, value in expected.items():
+        torch.testing.assert_close(actual[key], value, rtol=0, atol=0, equal_nan=True)
+    # Saving it again writes the current version.
+    save_model(loaded, tmp_path / "new.pt")
+    assert torch.load(tmp_path / "new.pt", weights_only=True)["format_version"] == FORMAT_VERSION
+
+
+def test_version_1_file_whose_buffer_contradicts_its_config_is_refused(small_model, tmp_path):
+    path = write(tmp_path, version_1_payload(small_model, tmp_path, elements=(1, 6, 7, 9)), "old.pt")
+    assert_rejected(path, match=r"elements \[1, 6, 7, 9\]")
 
 
 def test_saving_over_an_existing_file_replaces_it(small_model, tmp_path):

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from ictp_calc.nn.convolution import edge_layout, fused_convolution, reference_convolution, stack_couplings
+from convolution_reference import reference_convolution
+
+from ictp_calc.nn.convolution import edge_layout, fused_convolution, stack_couplings
 from ictp_calc.tensors import coupling_table, even_paths
 
 

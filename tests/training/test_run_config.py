@@ -88,3 +88,11 @@ def test_shipped_3bpa_config_follows_the_protocol(monkeypatch):
     assert (t.energy_weight, t.forces_weight) == (1.0, 10.0)
     assert (t.scheduler_factor, t.scheduler_patience, t.weight_decay) == (0.8, 50, 5e-7)
     assert run.model_config((1, 6, 7, 8)).cutoff == 5.0
+
+
+def test_shipped_fine_tuning_config_names_the_shipped_model(monkeypatch):
+    monkeypatch.chdir(REPO)
+    run = load_run_config("configs/3bpa_finetune.toml")
+    assert run.init_from == "ictp-3bpa" and run.model == {} and run.data.e0_file is None
+    assert load_run_config("configs/3bpa.toml").init_from is None
+    assert 'init_from = "ictp-3bpa"' in run.to_toml()

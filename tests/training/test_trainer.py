@@ -88,6 +88,23 @@ def test_resume_after_crash_is_bitwise_identical(reference, tmp_path):
     assert_bitwise_equal(best_ref.state_dict(), best.state_dict())
 
 
+def test_version_1_checkpoint_resumes_exactly(reference, tmp_path):
+    """A checkpoint written before model format 2 (weights with the ``atomic_numbers`` buffer) resumes."""
+    run = tiny_run(tmp_path, max_epoch=2)
+    train(run)
+    path = tmp_path / "run" / OUTPUT_FILES["checkpoint"]
+    state = torch.load(path, weights_only=True)
+    elements = torch.tensor([13, 29])
+    state["checkpoint_version"] = 1
+    state["model"] = {"atomic_numbers": elements, **state["model"]}
+    state["best"]["weights"] = {"atomic_numbers": elements, **state["best"]["weights"]}
+    torch.save(state, path)
+    train(tiny_run(tmp_path, max_epoch=4), resume=True)
+    after = torch.load(path, weights_only=True)
+    assert after["checkpoint_version"] == 2 and "atomic_numbers" not in after["model"]
+    assert_bitwise_equal(final_weights(reference[0]), final_weights(tmp_path / "run"))
+
+
 def test_time_budget_stops_cleanly_and_resumes_exactly(reference, tmp_path):
     run = tiny_run(tmp_path)
     first = train(run, max_time=0.0)  # stops after the first epoch
