@@ -2,19 +2,22 @@
 
 The 3BPA benchmark (Kovács et al., J. Chem. Theory Comput. 17, 7696 (2021)) trains on 300 K
 structures and tests at 600 and 1200 K, where the molecule explores dihedral angles it never
-visited in the training data. This script runs one NVT trajectory per temperature through the
-library behind ``ictp-md run`` and reports, per temperature:
+visited in the training data. This script runs NVT trajectories (one per temperature and seed)
+through the library behind ``ictp-md run`` and reports, per temperature:
 
-* whether the molecule stayed intact (the health monitor did not stop the run, and every bond of
-  the starting structure is shorter than 1.5 times its starting length in every frame);
-* the mean temperature after the first 10 % of the run (equilibration);
-* the distribution of the three backbone dihedrals (see ``bpa_dihedrals.py``),
+* how many runs stayed intact (the health monitor did not stop the run, and every bond of the
+  starting structure is shorter than 1.5 times its starting length in every frame);
+* the mean temperature after the first 10 % of each run (equilibration), averaged over the runs;
+* the distribution of the three backbone dihedrals (see ``bpa_dihedrals.py``), pooled over the
+  intact runs,
 
-and draws a summary plot (``summary.png``) next to ``summary.json``.
+and draws a summary plot (``summary.png``) next to ``summary.json``. Each run writes its own folder
+``<T>K_seed<s>/`` (log, trajectory, manifest).
 
-Usage (from the repository root; about 20 minutes per temperature on a laptop CPU at 10 ps)::
+Usage (from the repository root; about 12 minutes per 10 ps run on one laptop CPU core)::
 
-    python examples/01_md_3bpa_temperatures.py                      # 10 ps per temperature
+    python examples/01_md_3bpa_temperatures.py                      # 10 ps per temperature, seed 0
+    python examples/01_md_3bpa_temperatures.py --seeds 0 1 2 3      # 4 runs per temperature
     python examples/01_md_3bpa_temperatures.py --time-ps 50 --device cuda
     python examples/01_md_3bpa_temperatures.py --short --model tiny.pt   # seconds; used by the tests
 
@@ -40,15 +43,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 START = os.path.join(HERE, "data", "3bpa_start.xyz")
 
 
-def run_temperature(temperature_K, args, model, out_dir):
-    """One Langevin run; returns the report of this temperature."""
+def run_temperature(temperature_K, seed, args, model, out_dir):
+    """One Langevin run; returns its report."""
     steps = 20 if args.short else int(round(args.time_ps * 1000 / args.timestep_fs))
     settings = MDSettings(
         structure=START, model=model, ensemble="nvt-langevin", temperature_K=temperature_K,
-        timestep_fs=args.timestep_fs, steps=steps, friction_per_ps=args.friction, seed=args.seed,
+        timestep_fs=args.timestep_fs, steps=steps, friction_per_ps=args.friction, seed=seed,
         interval=2 if args.short else 20, device=args.device, output_dir=out_dir,
     )
-    report = {"temperature_K": temperature_K, "steps": steps, "health_stop": None}
+    report = {"temperature_K": temperature_K, "seed": seed, "steps": steps, "health_stop": None}
     try:
         run_md(settings, overwrite=True, progress=None if args.short else sys.stderr)
     except HealthStop as stop:  # an unstable run is a result here, not a failure of the script
@@ -64,18 +67,30 @@ def run_temperature(temperature_K, args, model, out_dir):
     return report
 
 
-def plot_summary(reports, path):
-    """Histograms of the three dihedrals, one line per temperature."""
+def pooled(reports, temperature_K):
+    """The runs at one temperature: intact count, mean temperature, dihedrals pooled over intact runs."""
+    runs = [r for r in reports if r["temperature_K"] == temperature_K]
+    intact = [r for r in runs if r["intact"]]
+    return {
+        "temperature_K": temperature_K, "runs": len(runs), "intact": len(intact),
+        "mean_temperature_K": float(np.mean([r["temperature"]["mean_K"] for r in runs])),
+        "dihedrals_deg": {name: [a for r in intact for a in r["dihedrals_deg"][name]] for name in NAMES},
+    }
+
+
+def plot_summary(summaries, path):
+    """Histograms of the three dihedrals, one line per temperature (intact runs pooled)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 3.4), layout="constrained")
     axes = fig.subplots(1, 3)
     bins = np.linspace(-180, 180, 37)
     for ax, name in zip(axes, NAMES):
-        for report in reports:
-            values = report["dihedrals_deg"][name]
-            label = f"{report['temperature_K']:g} K" + ("" if report["intact"] else " (broke)")
-            ax.hist(values, bins=bins, density=True, histtype="step", lw=1.4, label=label)
+        for summary in summaries:
+            values = summary["dihedrals_deg"][name]
+            label = f"{summary['temperature_K']:g} K ({summary['intact']}/{summary['runs']} intact)"
+            if values:
+                ax.hist(values, bins=bins, density=True, histtype="step", lw=1.4, label=label)
         ax.set_xlabel(f"{name} / degree")
         ax.set_xlim(-180, 180)
     axes[0].set_ylabel("probability density / 1/degree")
@@ -91,7 +106,7 @@ def main():
     parser.add_argument("--timestep-fs", type=float, default=0.5)
     parser.add_argument("--friction", type=float, default=1.0, help="Langevin friction, 1/ps (weak: the "
                         "dihedral dynamics should be the model's, not the thermostat's)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed and temperature")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--output-dir", default="01_md_3bpa_output")
     parser.add_argument("--short", action="store_true", help="20 steps per temperature (a smoke test)")
@@ -101,22 +116,28 @@ def main():
 
     reports = []
     for temperature in args.temperatures:
-        out_dir = os.path.join(args.output_dir, f"{temperature:g}K")
-        report = run_temperature(temperature, args, model, out_dir)
-        reports.append(report)
-        t = report["temperature"]
-        why = (report["health_stop"] or {}).get("message", "a bond stretched")
-        status = "intact" if report["intact"] else f"NOT intact ({why})"
-        print(f"{temperature:6g} K: {status}; mean T {t['mean_K']:.1f} K (std {t['std_K']:.1f} K), "
-              f"{report['n_frames']} frames")
-        for name in NAMES:
-            values = np.array(report["dihedrals_deg"][name])
-            print(f"          {name:5s}: mean |angle| {np.abs(values).mean():6.1f} deg, range "
-                  f"[{values.min():7.1f}, {values.max():7.1f}] deg")
+        for seed in args.seeds:
+            out_dir = os.path.join(args.output_dir, f"{temperature:g}K_seed{seed}")
+            report = run_temperature(temperature, seed, args, model, out_dir)
+            reports.append(report)
+            why = (report["health_stop"] or {}).get("message", "a bond stretched")
+            status = "intact" if report["intact"] else f"NOT intact ({why})"
+            print(f"{temperature:6g} K, seed {seed}: {status}; mean T {report['temperature']['mean_K']:.1f} K "
+                  f"(std {report['temperature']['std_K']:.1f} K), {report['n_frames']} frames")
 
-    plot_summary(reports, os.path.join(args.output_dir, "summary.png"))
+    summaries = [pooled(reports, temperature) for temperature in args.temperatures]
+    for summary in summaries:
+        print(f"{summary['temperature_K']:6g} K: {summary['intact']}/{summary['runs']} runs intact; "
+              f"mean T {summary['mean_temperature_K']:.1f} K")
+        for name in NAMES:
+            values = np.array(summary["dihedrals_deg"][name])
+            if values.size:
+                print(f"          {name:5s}: mean |angle| {np.abs(values).mean():6.1f} deg, range "
+                      f"[{values.min():7.1f}, {values.max():7.1f}] deg")
+
+    plot_summary(summaries, os.path.join(args.output_dir, "summary.png"))
     with open(os.path.join(args.output_dir, "summary.json"), "w", encoding="utf-8") as handle:
-        json.dump({"model": os.path.abspath(model), "reports": reports}, handle, indent=1)
+        json.dump({"model": os.path.abspath(model), "temperatures": summaries, "runs": reports}, handle, indent=1)
     print(f"summary: {os.path.join(args.output_dir, 'summary.png')}, summary.json")
 
 

@@ -3,7 +3,9 @@
 import runpy
 import sys
 
+import numpy as np
 import pytest
+from ase.io import read
 from md_helpers import EXAMPLES, tiny_model
 
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("[0-9][0-9]_*.py"))
@@ -18,13 +20,19 @@ def test_example_runs_in_short_mode(script, tmp_path, monkeypatch, capsys):
     model = tiny_model(tmp_path / "tiny.pt")
     monkeypatch.chdir(tmp_path)  # the examples write their outputs into the working directory
     monkeypatch.syspath_prepend(str(EXAMPLES))  # as `python examples/NN_x.py` would: bpa_dihedrals
-    monkeypatch.setattr(sys, "argv", [script, "--short", "--model", model, "--device", "cpu"])
+    extra = ["--seeds", "0", "1"] if script.startswith("01") else []
+    monkeypatch.setattr(sys, "argv", [script, "--short", "--model", model, "--device", "cpu"] + extra)
     runpy.run_path(str(EXAMPLES / script), run_name="__main__")
     output = capsys.readouterr().out
     written = {p.name for p in tmp_path.rglob("*") if p.is_file()}
     if script.startswith("01"):
-        assert "1200 K:" in output and "mean T" in output
+        assert "1200 K, seed 1:" in output and "mean T" in output
+        assert all(f"{t} K: " in output and "/2 runs intact" in output for t in (300, 600, 1200))
         assert {"summary.png", "summary.json", "trajectory.extxyz"} <= written
+        runs = sorted(p.name for p in (tmp_path / "01_md_3bpa_output").iterdir() if p.is_dir())
+        assert runs == ["1200K_seed0", "1200K_seed1", "300K_seed0", "300K_seed1", "600K_seed0", "600K_seed1"]
+        last = [read(tmp_path / "01_md_3bpa_output" / f"300K_seed{s}" / "trajectory.extxyz", -1) for s in (0, 1)]
+        assert np.abs(last[0].positions - last[1].positions).max() > 1e-6  # the seeds differ
     elif script.startswith("02"):
         assert "energy" in output and (tmp_path / "02_optimize_3bpa_output" / "3bpa_optimized.xyz").is_file()
     else:
