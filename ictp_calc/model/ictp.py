@@ -16,6 +16,8 @@ from .config import ModelConfig
 
 __all__ = ["ICTPModel", "Layer"]
 
+ONE_CHUNK_SLOTS = 0
+
 
 class Layer(nn.Module):
     """One message-passing layer: interaction, product basis, output map and skip connection.
@@ -44,8 +46,11 @@ class Layer(nn.Module):
             a, h, species = a[:n_out], h[:n_out], species[:n_out]
         out = self.linear_out(self.product(a, species))
         skip = self.skip(h, species)
+        if skip.shape[1] == out.shape[1]:
+            return out + skip
         # Ranks above min(l_in, l_out) have no skip connection (spec §2.4).
-        return torch.cat([out[:, : skip.shape[1]] + skip, out[:, skip.shape[1] :]], dim=1)
+        low, high = out.split([skip.shape[1], out.shape[1] - skip.shape[1]], dim=1)
+        return torch.cat([low + skip, high], dim=1)
 
 
 class ICTPModel(nn.Module):
@@ -151,7 +156,8 @@ class ICTPModel(nn.Module):
             edge_index, vectors = edge_index.index_select(1, keep), vectors.index_select(0, keep)
         # Edge quantities live in the padded slot layout of the fused convolution; padding slots
         # get a vector longer than the cutoff, hence exactly zero radial features and messages.
-        layout = edge_layout(edge_index, n_nodes, max_slots=max(256, (1 << 20) // c.n_hidden_feats))
+        max_slots = max(256, (1 << 20) // c.n_hidden_feats)
+        layout = edge_layout(edge_index, n_nodes, max_slots=max_slots, one_chunk_slots=ONE_CHUNK_SLOTS)
         vectors = layout.to_slots(vectors, self._padding_vector())  # [S, 3]
         return self._slot_features(vectors) + (layout,)
 

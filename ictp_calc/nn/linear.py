@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from ..tensors import rank_slice
+from ..tensors import rank_split
 
 __all__ = ["Linear", "NormalizedSiLU", "RankLinear", "SpeciesLinear"]
 
@@ -55,7 +55,8 @@ class RankLinear(nn.Module):
         # broadcast ``w`` to ``[N, F, F]`` and autograd would keep that copy.
         if self.l_max == 0:
             return torch.nn.functional.linear(x, w[0])
-        return torch.cat([torch.nn.functional.linear(x[:, rank_slice(l)], w[l]) for l in range(self.l_max + 1)], 1)
+        ranks = rank_split(x, math.isqrt(x.shape[1]) - 1, dim=1)
+        return torch.cat([torch.nn.functional.linear(xl, wl) for xl, wl in zip(ranks, w.unbind(0))], 1)
 
 
 class SpeciesLinear(nn.Module):
@@ -74,9 +75,9 @@ class SpeciesLinear(nn.Module):
     def forward(self, x: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         w = self.weight * self.scale
         out = []
-        for l in range(self.l_max + 1):
-            xl = x[:, rank_slice(l)]  # [N, d, F]
-            all_species = torch.nn.functional.linear(xl, w[l].flatten(1).T)
+        # Ranks above those of x (scalars only, as for an isolated atom) give nothing.
+        for xl, wl in zip(rank_split(x, math.isqrt(x.shape[1]) - 1, dim=1), w.unbind(0)):  # xl: [N, d, F]
+            all_species = torch.nn.functional.linear(xl, wl.flatten(1).T)
             all_species = all_species.view(xl.shape[0], xl.shape[1], self.n_species, self.n_out)
             index = species.view(-1, 1, 1, 1).expand(-1, xl.shape[1], 1, self.n_out)
             out.append(all_species.gather(2, index).squeeze(2))

@@ -25,9 +25,9 @@ def _problem(dtype, n_nodes=9, n_edges=40, l_in=2, l_edge=3, n_channels=5, seed=
 def _fused(paths, tables, edge_index, h, radial, attrs, max_slots, min_fill=0.75):
     layout = edge_layout(edge_index, h.shape[0], max_slots=max_slots, min_fill=min_fill)
     zero = torch.zeros((), dtype=h.dtype)
-    stacked, offsets = stack_couplings(paths, tables, 3)
+    stacked = stack_couplings(paths, tables, 3)
     return fused_convolution(
-        h, layout.to_slots(radial, zero), layout.to_slots(attrs, zero), paths, stacked, offsets, layout
+        h, layout.to_slots(radial, zero), layout.to_slots(attrs, zero), paths, stacked, layout
     ), layout
 
 
@@ -86,9 +86,9 @@ def test_fused_output_layer_equals_explicit_radial_weights(dtype, tol):
     weight = torch.randn(radial.shape[1] * radial.shape[2], 6, generator=gen, dtype=dtype, requires_grad=True)
     layout = edge_layout(edge_index, h.shape[0], max_slots=12)
     zero = torch.zeros((), dtype=dtype)
-    stacked, offsets = stack_couplings(paths, tables, 3)
+    stacked = stack_couplings(paths, tables, 3)
     fused = fused_convolution(
-        h, layout.to_slots(hidden, zero), layout.to_slots(attrs, zero), paths, stacked, offsets, layout, weight
+        h, layout.to_slots(hidden, zero), layout.to_slots(attrs, zero), paths, stacked, layout, weight
     )
     explicit = (hidden @ weight.T).view(radial.shape)
     direct = reference_convolution(h, explicit, attrs, paths, tables, edge_index)
