@@ -62,6 +62,9 @@ class ProductBasis(nn.Module):
                     blocks.append((l3, col, col + 2 * l3 + 1))
                     col += 2 * l3 + 1
                 self.register_buffer(f"table_{i}_{l1}", table.flatten(1), persistent=False)
+                # The same table with rows (a, b), for the outer product A^l1 (x) A: [d1 D_e, C].
+                outer = table.transpose(0, 1).reshape(-1, width)
+                self.register_buffer(f"outer_{i}_{l1}", outer, persistent=False)
                 groups.append((l1, blocks))
             self.groups.append(groups)
         self.weights = nn.ParameterList()
@@ -94,9 +97,15 @@ class ProductBasis(nn.Module):
             for l1, blocks in groups:
                 if l1 not in parts:
                     continue
-                t = (a_flat @ getattr(self, f"table_{i}_{l1}")).view(n_nodes, P, 2 * l1 + 1, -1)  # [N, P, d1, C]
-                # [N, P, s, C]; for l1 = 0 the product is an outer one, cheaper broadcast than batched.
-                q = parts[l1] * t if l1 == 0 else torch.matmul(parts[l1], t)
+                if l1 > 0 and parts[l1].shape[2] == 1:
+                    # One sub-path (the first step): the outer product A^l1 (x) A [N P, d1 D_e] times
+                    # one table; cheaper than a batched [1, d1] @ [d1, C] product per node and channel.
+                    outer = (parts[l1].transpose(2, 3) * a.unsqueeze(2)).reshape(n_nodes * P, -1)
+                    q = (outer @ getattr(self, f"outer_{i}_{l1}")).view(n_nodes, P, 1, -1)  # [N, P, 1, C]
+                else:
+                    t = (a_flat @ getattr(self, f"table_{i}_{l1}")).view(n_nodes, P, 2 * l1 + 1, -1)  # [N, P, d1, C]
+                    # [N, P, s, C]; for l1 = 0 the product is an outer one, cheaper broadcast than batched.
+                    q = parts[l1] * t if l1 == 0 else torch.matmul(parts[l1], t)
                 for (l3, _, _), q3 in zip(blocks, q.split([last - first for _, first, last in blocks], dim=-1)):
                     new.setdefault(l3, []).append(q3)
             parts = {l: torch.cat(v, dim=2) for l, v in new.items()}
