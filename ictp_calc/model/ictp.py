@@ -16,8 +16,6 @@ from .config import ModelConfig
 
 __all__ = ["ICTPModel", "Layer"]
 
-ONE_CHUNK_SLOTS = 0
-
 
 class Layer(nn.Module):
     """One message-passing layer: interaction, product basis, output map and skip connection.
@@ -156,8 +154,7 @@ class ICTPModel(nn.Module):
             edge_index, vectors = edge_index.index_select(1, keep), vectors.index_select(0, keep)
         # Edge quantities live in the padded slot layout of the fused convolution; padding slots
         # get a vector longer than the cutoff, hence exactly zero radial features and messages.
-        max_slots = max(256, (1 << 20) // c.n_hidden_feats)
-        layout = edge_layout(edge_index, n_nodes, max_slots=max_slots, one_chunk_slots=ONE_CHUNK_SLOTS)
+        layout = edge_layout(edge_index, n_nodes, max_slots=max(256, (1 << 20) // c.n_hidden_feats))
         vectors = layout.to_slots(vectors, self._padding_vector())  # [S, 3]
         return self._slot_features(vectors) + (layout,)
 

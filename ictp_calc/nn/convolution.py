@@ -92,7 +92,7 @@ class EdgeLayout:
 
 
 def edge_layout(
-    edge_index: torch.Tensor, n_nodes: int, max_slots: int = 4096, min_fill: float = 0.75, one_chunk_slots: int = 0
+    edge_index: torch.Tensor, n_nodes: int, max_slots: int = 4096, min_fill: float = 0.75
 ) -> EdgeLayout:
     """Slot layout for edges ``i <- j`` in any order.
 
@@ -105,8 +105,6 @@ def edge_layout(
     counts = torch.bincount(receiver, minlength=n_nodes).cpu()
     node_order = torch.argsort(counts, descending=True, stable=True)
     degree = counts[node_order].tolist()
-    if n_nodes and n_nodes * max(degree[0], 1) <= min(one_chunk_slots, max_slots):
-        min_fill = 0.0
     ascending = [-d for d in degree]  # for bisect: the degrees are sorted in descending order
     chunks, node_base = [], torch.empty(n_nodes, dtype=torch.long)
     start, slot = 0, 0

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from ictp_calc.nn import convolution
 from ictp_calc.nn.convolution import edge_layout, fused_convolution, reference_convolution, stack_couplings
 from ictp_calc.tensors import coupling_table, even_paths
 
@@ -103,3 +104,25 @@ def test_fused_output_layer_equals_explicit_radial_weights(dtype, tol):
     second = [torch.autograd.grad(sum((g**2).sum() for g in grads), inputs) for grads in first]
     for a, b in zip(*second):
         torch.testing.assert_close(a, b, rtol=tol["rtol"] * 10, atol=tol["atol"] * 100)
+
+
+@pytest.mark.parametrize("keep_budget", [0, 1 << 30])
+def test_force_pass_with_kept_or_recomputed_intermediates_equals_reference(dtype, tol, keep_budget, monkeypatch):
+    """Frozen radial weights (inference): the force pass either reuses the forward's chunk
+    intermediates (small graphs) or recomputes them; both give the reference's gradients."""
+    monkeypatch.setattr(convolution, "KEEP_BUDGET", keep_budget)
+    paths, tables, edge_index, (h, radial, attrs) = _problem(dtype)
+    gen = torch.Generator().manual_seed(5)
+    hidden = torch.randn(radial.shape[0], 6, generator=gen, dtype=dtype, requires_grad=True)
+    weight = torch.randn(radial.shape[1] * radial.shape[2], 6, generator=gen, dtype=dtype)  # frozen
+    layout = edge_layout(edge_index, h.shape[0], max_slots=12)
+    zero = torch.zeros((), dtype=dtype)
+    fused = fused_convolution(
+        h, layout.to_slots(hidden, zero), layout.to_slots(attrs, zero), paths, stack_couplings(paths, tables, 3),
+        layout, weight,
+    )
+    direct = reference_convolution(h, (hidden @ weight.T).view(radial.shape), attrs, paths, tables, edge_index)
+    probe = torch.randn(direct.shape, generator=gen, dtype=dtype)
+    inputs = (h, hidden, attrs)
+    for a, b in zip(*[torch.autograd.grad((out * probe).sum(), inputs) for out in (fused, direct)]):
+        torch.testing.assert_close(a, b, rtol=tol["rtol"], atol=tol["atol"] * 10)
