@@ -12,9 +12,11 @@ chunk a dense block ``[chunk nodes, K_chunk]`` of slots with zero-feature paddin
 a chunk every path is one batched matrix product ``[d3, K d1] @ [K d1, F]`` per receiver; only
 the inputs ``h, R, Y`` are saved, and the backward pass recomputes a chunk's intermediates. The
 backward is written with differentiable operations, so forces can be differentiated again in
-training. :func:`dense_layout` is the alternative for ``torch.compile``: one chunk of ``K`` slots
-per receiver in node order, built without host reads (:func:`dense_slots`), differentiated by
-autograd.
+training. A small graph (a molecule, a training batch of a few; :data:`SMALL_GRAPH`) skips the
+fused function: the same chunked operations differentiated by autograd, which keeps their per-slot
+intermediates and so neither recomputes them nor runs a backward written in Python.
+:func:`dense_layout` is the alternative for ``torch.compile``: one chunk of ``K`` slots per receiver
+in node order, built without host reads (:func:`dense_slots`), also differentiated by autograd.
 
 Shapes: ``h [N, D_in, F]``, ``radial [S, n_paths, F]`` and ``edge_attrs [S, D_e]`` in slot
 layout (``S`` slots), output ``[N, Q, F]`` with ``Q = sum_p (2 l3 + 1)`` (paths in order).
@@ -165,8 +167,11 @@ def dense_layout(sender_of_slot: torch.Tensor, slot_of_edge: torch.Tensor) -> Ed
     return EdgeLayout(n_nodes, n_nodes * k, n_nodes * k, slot_of_edge, sender_of_slot.reshape(-1), None, None, [chunk])
 
 
-# Elements (slots x radial width) up to which the force pass reuses the forward's intermediates.
-KEEP_BUDGET = 1 << 21
+# A graph whose per-slot radial weights [S, n_paths F] have at most this many elements is small:
+# its convolution is plain differentiable operations, chunk by chunk, and autograd keeps their
+# per-slot intermediates (a few times that size). That is faster for a molecule or a training batch
+# of a few (no recomputation, no Python-level backward); larger graphs use the fused function.
+SMALL_GRAPH = 1 << 22
 
 
 def _with_padding_row(x: torch.Tensor) -> torch.Tensor:
@@ -204,7 +209,8 @@ def _chunk_inputs(layout: EdgeLayout, chunk: Chunk, h_ext, radial, radial_weight
 @dataclass
 class _ChunkState:
     """A chunk's inputs ``hs [cK, D_in, F]``, ``r [cK, n_paths, F]`` and, per path, the coupling
-    ``t [c, d3, K d1]`` and the weighted senders ``x [c, K d1, F]`` of the bmm ``out_p = t @ x``."""
+    ``t [c, d3, K d1]`` and the weighted senders ``x [c, K d1, F]`` of the bmm ``out_p = t @ x``
+    (computed by :func:`_chunk_state` in the forward and again in the fused backward)."""
 
     hs: torch.Tensor
     r: torch.Tensor
@@ -226,22 +232,19 @@ def _chunk_state(paths, stacked, layout, chunk: Chunk, h_ext, radial, radial_wei
     return _ChunkState(hs, r, ts, xs)
 
 
-def _forward(paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, kept=None):
-    """The sum over neighbors; with a list ``kept``, each chunk's :class:`_ChunkState` is appended to it."""
+def _forward(paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_attrs):
     h_ext, out = _with_padding_row(h), []
     for chunk in layout.chunks:
         state = _chunk_state(paths, stacked, layout, chunk, h_ext, radial, radial_weight, edge_attrs)
         out.append(torch.cat([torch.bmm(t, x) for t, x in zip(state.t, state.x)], dim=1))  # [c, Q, F]
-        if kept is not None:
-            kept.append(state)
     out = torch.cat(out, dim=0) if len(out) > 1 else out[0]
     return out if layout.dense else out.index_select(0, layout.inverse_order)
 
 
 def _backward(
-    paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out, need_weight, kept=None
+    paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out, need_weight
 ):
-    """Gradients of the inputs; chunk states come from ``kept`` (the forward's) or are recomputed."""
+    """Gradients of the inputs, recomputing each chunk's intermediates."""
     F, h_ext = h.shape[-1], _with_padding_row(h)
     n_ranks_in = math.isqrt(h.shape[1])
     grad_out = grad_out.index_select(0, layout.node_order).split([chunk.n_nodes for chunk in layout.chunks])
@@ -252,10 +255,7 @@ def _backward(
     grad_weight = torch.zeros_like(radial_weight) if need_weight else None
     for i, chunk in enumerate(layout.chunks):
         c, k = chunk.n_nodes, chunk.max_neighbors
-        if kept is not None:
-            state = kept[i]
-        else:
-            state = _chunk_state(paths, stacked, layout, chunk, h_ext, radial, radial_weight, edge_attrs)
+        state = _chunk_state(paths, stacked, layout, chunk, h_ext, radial, radial_weight, edge_attrs)
         hs, r = state.hs, state.r
         hs_ranks, r_paths = rank_split(hs, n_ranks_in - 1, dim=1), r.split(1, dim=1)
         g_paths = grad_out[i].split([2 * l3 + 1 for _, _, l3 in paths], dim=1)  # [c, d3, F] each
@@ -289,24 +289,14 @@ class _FusedConvolution(torch.autograd.Function):
     def forward(ctx, h, radial, radial_weight, edge_attrs, paths, stacked, layout):
         ctx.save_for_backward(h, radial, radial_weight, edge_attrs, stacked)
         ctx.paths, ctx.layout = paths, layout
-        # Frozen weights and a small graph (inference of a molecule): keep the chunks' intermediates
-        # for the force pass instead of recomputing them. Their size is about that of the per-slot
-        # radial weights; a large graph, or training (whose backward is differentiated), recomputes.
-        width = radial_weight.shape[0] if radial_weight is not None else radial.shape[1] * radial.shape[2]
-        keep = not ctx.needs_input_grad[2] and layout.n_slots * width <= KEEP_BUDGET
-        ctx.kept = [] if keep else None
-        return _forward(paths, stacked, layout, h, radial, radial_weight, edge_attrs, kept=ctx.kept)
+        return _forward(paths, stacked, layout, h, radial, radial_weight, edge_attrs)
 
     @staticmethod
     def backward(ctx, grad_out):
         h, radial, radial_weight, edge_attrs, stacked = ctx.saved_tensors
         need_weight = radial_weight is not None and ctx.needs_input_grad[2]
-        # Kept intermediates carry no autograd history: usable only when this backward is not itself
-        # differentiated (forces, not a force loss).
-        kept = ctx.kept if not torch.is_grad_enabled() else None
-        inputs = (h, radial, radial_weight, edge_attrs, grad_out, need_weight, kept)
+        inputs = (h, radial, radial_weight, edge_attrs, grad_out, need_weight)
         grads = _backward(ctx.paths, stacked, ctx.layout, *inputs)
-        ctx.kept = None
         return (*grads, None, None, None)
 
 
@@ -328,7 +318,8 @@ def fused_convolution(
     """
     if not layout.n_edges:
         return h.new_zeros(layout.n_nodes, sum(2 * p[2] + 1 for p in paths), h.shape[-1])
-    if layout.dense:
+    width = radial_weight.shape[0] if radial_weight is not None else radial.shape[1] * radial.shape[2]
+    if layout.dense or layout.n_slots * width <= SMALL_GRAPH:  # differentiated by autograd
         return _forward(list(paths), stacked, layout, h, radial, radial_weight, edge_attrs)
     return _FusedConvolution.apply(h, radial, radial_weight, edge_attrs, list(paths), stacked, layout)
 

@@ -18,6 +18,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import reference_values  # noqa: E402
 
+from ictp_calc.nn import convolution as ictp_convolution  # noqa: E402
+
 REFERENCE = json.loads((pathlib.Path(__file__).parent / "data" / "reference_values.json").read_text())
 RTOL = {"float64": 1e-10, "float32": 1e-5}
 
@@ -39,8 +41,12 @@ def _model(name, dtype):
     return reference_values.make_model({"float64": torch.float64, "float32": torch.float32}[dtype])
 
 
+@pytest.mark.parametrize("convolution", ["default", "fused"])
 @pytest.mark.parametrize("case", sorted(REFERENCE))
-def test_outputs_equal_the_starting_commit(case):
+def test_outputs_equal_the_starting_commit(case, convolution, monkeypatch):
+    """``fused``: every graph takes the fused convolution of large graphs (these are small)."""
+    if convolution == "fused":
+        monkeypatch.setattr(ictp_convolution, "SMALL_GRAPH", 0)
     name, dtype, system = case.split("/")
     expected = REFERENCE[case]
     atoms = reference_values.structures()[system]

@@ -32,8 +32,16 @@ def _fused(paths, tables, edge_index, h, radial, attrs, max_slots, min_fill=0.75
     ), layout
 
 
+@pytest.fixture(params=["fused", "autograd"])
+def small_graph(request, monkeypatch):
+    """Both evaluations of the chunked convolution: the fused function (every graph counts as
+    large) and plain autograd (every graph counts as small)."""
+    monkeypatch.setattr(convolution, "SMALL_GRAPH", 0 if request.param == "fused" else 1 << 40)
+    return request.param
+
+
 @pytest.mark.parametrize("max_slots, min_fill", [(1, 0.75), (12, 0.75), (4096, 0.75), (4096, 0.0)])
-def test_fused_equals_reference_with_derivatives(dtype, tol, max_slots, min_fill):
+def test_fused_equals_reference_with_derivatives(dtype, tol, max_slots, min_fill, small_graph):
     paths, tables, edge_index, inputs = _problem(dtype)
     fused, layout = _fused(paths, tables, edge_index, *inputs, max_slots=max_slots, min_fill=min_fill)
     direct = reference_convolution(*inputs, paths, tables, edge_index)
@@ -79,7 +87,7 @@ def test_no_edges_gives_zeros():
     assert (out == 0).all()
 
 
-def test_fused_output_layer_equals_explicit_radial_weights(dtype, tol):
+def test_fused_output_layer_equals_explicit_radial_weights(dtype, tol, small_graph):
     """``radial_weight``: the radial MLP's output layer applied inside, chunk by chunk."""
     paths, tables, edge_index, (h, radial, attrs) = _problem(dtype)
     gen = torch.Generator().manual_seed(7)
@@ -106,11 +114,8 @@ def test_fused_output_layer_equals_explicit_radial_weights(dtype, tol):
         torch.testing.assert_close(a, b, rtol=tol["rtol"] * 10, atol=tol["atol"] * 100)
 
 
-@pytest.mark.parametrize("keep_budget", [0, 1 << 30])
-def test_force_pass_with_kept_or_recomputed_intermediates_equals_reference(dtype, tol, keep_budget, monkeypatch):
-    """Frozen radial weights (inference): the force pass either reuses the forward's chunk
-    intermediates (small graphs) or recomputes them; both give the reference's gradients."""
-    monkeypatch.setattr(convolution, "KEEP_BUDGET", keep_budget)
+def test_force_pass_with_frozen_radial_weights_equals_reference(dtype, tol, small_graph):
+    """Frozen radial weights (inference): first derivatives, not differentiated again."""
     paths, tables, edge_index, (h, radial, attrs) = _problem(dtype)
     gen = torch.Generator().manual_seed(5)
     hidden = torch.randn(radial.shape[0], 6, generator=gen, dtype=dtype, requires_grad=True)
@@ -126,3 +131,14 @@ def test_force_pass_with_kept_or_recomputed_intermediates_equals_reference(dtype
     inputs = (h, hidden, attrs)
     for a, b in zip(*[torch.autograd.grad((out * probe).sum(), inputs) for out in (fused, direct)]):
         torch.testing.assert_close(a, b, rtol=tol["rtol"], atol=tol["atol"] * 10)
+
+
+def test_large_graphs_keep_no_per_slot_tensors(monkeypatch):
+    """Above SMALL_GRAPH elements of per-slot radial weights the fused function runs: autograd
+    holds only its inputs (the large-system memory advantage); small graphs use plain autograd."""
+    paths, tables, edge_index, (h, radial, attrs) = _problem(torch.float64)
+    n_elements = edge_index.shape[1] * radial.shape[1] * radial.shape[2]
+    for budget, fused in ((n_elements // 2, True), (100 * n_elements, False)):
+        monkeypatch.setattr(convolution, "SMALL_GRAPH", budget)
+        out, _ = _fused(paths, tables, edge_index, h, radial, attrs, max_slots=4096, min_fill=0.0)
+        assert ("FusedConvolution" in type(out.grad_fn).__name__) == fused
