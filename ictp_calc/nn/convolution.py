@@ -241,9 +241,7 @@ def _forward(paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_
     return out if layout.dense else out.index_select(0, layout.inverse_order)
 
 
-def _backward(
-    paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out, need_weight
-):
+def _backward(paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out, need_weight):
     """Gradients of the inputs, recomputing each chunk's intermediates."""
     F, h_ext = h.shape[-1], _with_padding_row(h)
     n_ranks_in = math.isqrt(h.shape[1])
@@ -313,8 +311,9 @@ def fused_convolution(
 
     ``stacked`` comes from :func:`stack_couplings` of the paths' coupling tables. With
     ``radial_weight [n_paths F, H]``, ``radial [S, H]`` holds the radial MLP's last hidden features
-    and the weights are ``radial @ radial_weight.T``, formed chunk by chunk: neither the per-slot
-    weights ``[S, n_paths, F]`` nor their gradient is ever stored.
+    and the weights are ``radial @ radial_weight.T``, formed chunk by chunk: for a graph larger than
+    :data:`SMALL_GRAPH`, neither the per-slot weights ``[S, n_paths, F]`` nor their gradient is ever
+    stored.
     """
     if not layout.n_edges:
         return h.new_zeros(layout.n_nodes, sum(2 * p[2] + 1 for p in paths), h.shape[-1])
