@@ -208,35 +208,36 @@ def _chunk_inputs(layout: EdgeLayout, chunk: Chunk, h_ext, radial, radial_weight
 
 @dataclass
 class _ChunkState:
-    """A chunk's inputs ``hs [cK, D_in, F]``, ``r [cK, n_paths, F]`` and, per path, the coupling
-    ``t [c, d3, K d1]`` and the weighted senders ``x [c, K d1, F]`` of the bmm ``out_p = t @ x``
-    (computed by :func:`_chunk_state` in the forward and again in the fused backward)."""
+    """A chunk's inputs ``hs [cK, D_in, F]`` and ``r [cK, n_paths, F]``, split by rank and path, and
+    per path the coupling ``t [c, d3, K d1]`` of the bmm ``out_p = t @ x_p`` (:meth:`x`)."""
 
-    hs: torch.Tensor
-    r: torch.Tensor
+    paths: Sequence[Path]
+    hs: List[torch.Tensor]
+    r: List[torch.Tensor]
     t: List[torch.Tensor]
-    x: List[torch.Tensor]
+
+    def x(self, p: int) -> torch.Tensor:
+        """The weighted senders ``x_p [c, K d1, F]`` of path ``p``, formed when needed: holding
+        every path's at once would cost a chunk of that size per path in the fused backward."""
+        l1, t = self.paths[p][0], self.t[p]
+        return (self.r[p] * self.hs[l1]).view(t.shape[0], t.shape[2], -1)
 
 
 def _chunk_state(paths, stacked, layout, chunk: Chunk, h_ext, radial, radial_weight, edge_attrs):
-    c, k, F = chunk.n_nodes, chunk.max_neighbors, h_ext.shape[-1]
+    c, k = chunk.n_nodes, chunk.max_neighbors
     hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, radial_weight, edge_attrs)
-    # Splits, not slices: where this is differentiated (training), a slice's backward would
-    # zero-fill a tensor of the full size once per path.
+    # Splits, not slices: where this is differentiated, a slice's backward would zero-fill a tensor
+    # of the full size once per path.
     couplings = (y @ stacked).split([(2 * l1 + 1) * (2 * l3 + 1) for l1, _, l3 in paths], dim=1)
-    hs_ranks, r_paths = rank_split(hs, math.isqrt(hs.shape[1]) - 1, dim=1), r.split(1, dim=1)
-    ts, xs = [], []
-    for (l1, _, l3), t, rp in zip(paths, couplings, r_paths):
-        ts.append(_path_coupling(t, 2 * l1 + 1, 2 * l3 + 1, c, k))
-        xs.append((rp * hs_ranks[l1]).view(c, k * (2 * l1 + 1), F))  # [c, K d1, F]
-    return _ChunkState(hs, r, ts, xs)
+    ts = [_path_coupling(t, 2 * l1 + 1, 2 * l3 + 1, c, k) for (l1, _, l3), t in zip(paths, couplings)]
+    return _ChunkState(paths, rank_split(hs, math.isqrt(hs.shape[1]) - 1, dim=1), r.split(1, dim=1), ts)
 
 
 def _forward(paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_attrs):
     h_ext, out = _with_padding_row(h), []
     for chunk in layout.chunks:
         state = _chunk_state(paths, stacked, layout, chunk, h_ext, radial, radial_weight, edge_attrs)
-        out.append(torch.cat([torch.bmm(t, x) for t, x in zip(state.t, state.x)], dim=1))  # [c, Q, F]
+        out.append(torch.cat([torch.bmm(t, state.x(p)) for p, t in enumerate(state.t)], dim=1))  # [c, Q, F]
     out = torch.cat(out, dim=0) if len(out) > 1 else out[0]
     return out if layout.dense else out.index_select(0, layout.inverse_order)
 
@@ -254,20 +255,18 @@ def _backward(paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge
     for i, chunk in enumerate(layout.chunks):
         c, k = chunk.n_nodes, chunk.max_neighbors
         state = _chunk_state(paths, stacked, layout, chunk, h_ext, radial, radial_weight, edge_attrs)
-        hs, r = state.hs, state.r
-        hs_ranks, r_paths = rank_split(hs, n_ranks_in - 1, dim=1), r.split(1, dim=1)
         g_paths = grad_out[i].split([2 * l3 + 1 for _, _, l3 in paths], dim=1)  # [c, d3, F] each
         g_hs = [[] for _ in range(n_ranks_in)]
         g_r, g_coupling = [], []
         for p, (l1, _, l3) in enumerate(paths):
             d1, d3, g = 2 * l1 + 1, 2 * l3 + 1, g_paths[p]
-            h1, rp = hs_ranks[l1], r_paths[p]
+            h1, rp = state.hs[l1], state.r[p]
             g_x = torch.bmm(state.t[p].transpose(1, 2), g).view(c * k, d1, F)
             g_r.append((g_x * h1).sum(1, keepdim=True) if d1 > 1 else g_x * h1)
             g_hs[l1].append(g_x * rp)
-            g_t = torch.bmm(g, state.x[p].transpose(1, 2))  # [c, d3, K d1]
+            g_t = torch.bmm(g, state.x(p).transpose(1, 2))  # [c, d3, K d1]
             g_coupling.append(g_t.view(c, d3, k, d1).permute(0, 2, 3, 1).reshape(c * k, d1 * d3))
-        g_hs = torch.cat([sum(g) if g else hs.new_zeros(c * k, 2 * l + 1, F) for l, g in enumerate(g_hs)], dim=1)
+        g_hs = torch.cat([sum(g) if g else h.new_zeros(c * k, 2 * l + 1, F) for l, g in enumerate(g_hs)], dim=1)
         # In place: an out-of-place index_add would copy all of grad_h once per chunk (quadratic).
         grad_h.index_add_(0, layout.sender_of_slot[chunk.s0 : chunk.s1], g_hs)
         g_r = torch.cat(g_r, dim=1)  # [cK, n_paths, F]
