@@ -8,6 +8,9 @@ For one system of :mod:`bench_model` (``3bpa`` or ``box1k``), with random weight
 * ``overhead_s`` / ``overhead_pct``: ``step_s - model_s``, the calculator's and ASE's own cost;
 * ``step_compiled_s``: the skin variant with the compiled path (``--compile BACKEND``,
   ``ICTPCalculator(compile=...)``); ``compile_s``: its first step, which compiles;
+* ``baseline_step_skin_s``: the skin variant through the same weights in an earlier commit's
+  package (``--baseline COMMIT``, :mod:`baseline`); ``steps_per_s`` and ``baseline_steps_per_s``
+  are the inverses of the two skin variants;
 * ``mace_step_s``: one Langevin step through ``MACECalculator`` with the matching MACE model
   (``--compare mace``, needs ``pip install -e .[bench]``).
 
@@ -72,7 +75,8 @@ def step_timer(atoms, calc, seed: int):
 @click.option("--compare", type=click.Choice(["mace"]), default=None)
 @click.option("--compile", "compile_backend", default=None, metavar="BACKEND", help="Also time the compiled path.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch.set_num_threads (default: torch's).")
-def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, threads):
+@click.option("--baseline", default=None, metavar="COMMIT", help="Also time that git commit's package, interleaved.")
+def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, threads, baseline):
     """Time MD steps through ICTPCalculator (see the module docstring)."""
     if threads:
         torch.set_num_threads(threads)
@@ -86,6 +90,12 @@ def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, thr
             "step_s": step_timer(atoms, ICTPCalculator(path, device="cpu"), 1),
             "step_skin_s": step_timer(atoms, ICTPCalculator(path, device="cpu", skin=skin), 1),
         }
+        if baseline:
+            from baseline import import_baseline
+
+            old = import_baseline(baseline)
+            calc = old.calculator.ICTPCalculator(path, device="cpu", skin=skin)
+            variants["baseline_step_skin_s"] = step_timer(atoms, calc, 1)
         if compile_backend:
             calc = ICTPCalculator(path, device="cpu", skin=skin, compile=compile_backend)
             variants["step_compiled_s"] = step_timer(atoms, calc, 1)
@@ -114,6 +124,9 @@ def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, thr
     result.update({name: statistics.median(t) for name, t in times.items()})
     result["overhead_s"] = result["step_s"] - result["model_s"]
     result["overhead_pct"] = 100 * result["overhead_s"] / result["model_s"]
+    result["steps_per_s"] = 1.0 / result["step_skin_s"]
+    if baseline:
+        result["baseline"], result["baseline_steps_per_s"] = baseline, 1.0 / result["baseline_step_skin_s"]
     result["threads"] = torch.get_num_threads()
     if compile_backend:
         result["compile_s"] = compile_s

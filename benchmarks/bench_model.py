@@ -26,7 +26,9 @@ A run first times the ICTP model alone (``--warmup`` calls, then ``--repeats`` t
 records the peak RSS. With ``--compare mace`` (needs ``pip install -e .[bench]``) it then builds a
 MACE model with matching hyperparameters, feeds it the same neighbor list, and times both models
 again, alternating ICTP and MACE calls; ``ictp_s`` and ``mace_s`` are the medians of that
-interleaved phase. With ``--compile BACKEND`` it compiles the padded graph
+interleaved phase. With ``--baseline COMMIT`` this tree's model and the same weights in that commit's
+package (:mod:`baseline`) are timed alternately as well (``baseline_s``; ``baseline_speedup`` is
+``baseline_s / ictp_s``), in the MACE phase when there is one. With ``--compile BACKEND`` it compiles the padded graph
 (:class:`ictp_calc.inference.CompiledPotential`; ``compile_s`` is the first, compiling call) and
 times eager and compiled calls interleaved (``ictp_s``, ``compiled_s``). The last line printed is a
 JSON object with the keys ``system``, ``dtype``, ``size``, ``n_atoms``, ``ictp_s``, ``ictp_peak_mb``,
@@ -368,6 +370,7 @@ def run_benchmark(
     seed: int = 0,
     compare_repeats: Optional[int] = None,
     compile_backend: Optional[str] = None,
+    baseline: Optional[str] = None,
 ) -> Dict[str, object]:
     """Build, time and report one system; prints a summary and returns the result record."""
     start = time.perf_counter()
@@ -410,6 +413,18 @@ def run_benchmark(
         print("  " + describe("ICTP compiled, interleaved", compiled_times))
         ictp_s, compiled_s = statistics.median(eager_times), statistics.median(compiled_times)
 
+    calls, baseline_s = {}, None
+    if baseline:
+        from baseline import baseline_model, import_baseline
+
+        old = import_baseline(baseline)
+        old_model = baseline_model(old, model)
+
+        def baseline_call():
+            return old.model.compute_properties(old_model, graph, forces=True)
+
+        check_forces(f"ICTP at {baseline}", baseline_call(), n_atoms)
+        calls[f"ICTP at {baseline}"] = baseline_call
     if compare == "mace":
         mace = build_mace(size, dtype, avg_neighbors, seed=seed)
         data = mace_inputs(graph)
@@ -419,11 +434,19 @@ def run_benchmark(
             return mace(data, compute_force=True)
 
         check_forces("MACE", mace_call(), n_atoms)
-        ictp_times, mace_times = time_calls([ictp_call, mace_call], compare_repeats or repeats, max(warmup - 1, 0))
-        print("  " + describe("ICTP interleaved", ictp_times))
-        print("  " + describe("MACE interleaved", mace_times))
-        ictp_s, mace_s = statistics.median(ictp_times), statistics.median(mace_times)
-        print(f"  speedup (MACE / ICTP): {mace_s / ictp_s:.2f}")
+        calls["MACE"] = mace_call
+    if calls:
+        times = time_calls([ictp_call, *calls.values()], compare_repeats or repeats, max(warmup - 1, 0))
+        ictp_s = statistics.median(times[0])
+        print("  " + describe("ICTP interleaved", times[0]))
+        for name, seconds in zip(calls, times[1:]):
+            print("  " + describe(f"{name} interleaved", seconds))
+            if name == "MACE":
+                mace_s = statistics.median(seconds)
+                print(f"  speedup (MACE / ICTP): {mace_s / ictp_s:.2f}")
+            else:
+                baseline_s = statistics.median(seconds)
+                print(f"  speedup (ICTP at {baseline} / ICTP): {baseline_s / ictp_s:.2f}")
 
     return {
         "system": system,
@@ -437,6 +460,9 @@ def run_benchmark(
         "threads": torch.get_num_threads(),
         "compiled_s": compiled_s,
         "compile_s": compile_s,
+        "baseline": baseline,
+        "baseline_s": baseline_s,
+        "baseline_speedup": None if baseline_s is None else baseline_s / ictp_s,
     }
 
 
@@ -497,6 +523,8 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
 @click.option("--seed", default=0, show_default=True, help="Seed of the box packing and the random weights.")
 @click.option("--compile", "compile_backend", default=None, metavar="BACKEND",
               help="Also time the compiled path (CompiledPotential; e.g. inductor), interleaved with eager.")
+@click.option("--baseline", default=None, metavar="COMMIT",
+              help="Also time the same weights in that git commit's package, interleaved (before/after).")
 @click.option(
     "--all",
     "run_all",
@@ -504,7 +532,9 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
     help="Run every combination of the given (or, where none is given, all) systems, dtypes and sizes, "
     "each in its own process, and print a markdown table.",
 )
-def main(systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, threads, seed, compile_backend, run_all):
+def main(
+    systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, threads, seed, compile_backend, baseline, run_all
+):
     """Benchmark one ICTP energy + forces evaluation (see the module docstring)."""
     if run_all:
         combos = [
@@ -518,6 +548,7 @@ def main(systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, thre
         extra += ["--compare-repeats", str(compare_repeats)] if compare_repeats else []
         extra += ["--threads", str(threads)] if threads else []
         extra += ["--compile", compile_backend] if compile_backend else []
+        extra += ["--baseline", baseline] if baseline else []
         print(markdown_table(run_table(combos, extra)))
         return
     if max(len(systems), len(dtypes), len(sizes)) > 1:
@@ -534,6 +565,7 @@ def main(systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, thre
         seed=seed,
         compare_repeats=compare_repeats,
         compile_backend=compile_backend,
+        baseline=baseline,
     )
     print(json.dumps(result))
 

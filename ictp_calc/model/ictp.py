@@ -44,8 +44,11 @@ class Layer(nn.Module):
             a, h, species = a[:n_out], h[:n_out], species[:n_out]
         out = self.linear_out(self.product(a, species))
         skip = self.skip(h, species)
+        if skip.shape[1] == out.shape[1]:
+            return out + skip
         # Ranks above min(l_in, l_out) have no skip connection (spec §2.4).
-        return torch.cat([out[:, : skip.shape[1]] + skip, out[:, skip.shape[1] :]], dim=1)
+        low, high = out.split([skip.shape[1], out.shape[1] - skip.shape[1]], dim=1)
+        return torch.cat([low + skip, high], dim=1)
 
 
 class ICTPModel(nn.Module):

@@ -12,9 +12,11 @@ chunk a dense block ``[chunk nodes, K_chunk]`` of slots with zero-feature paddin
 a chunk every path is one batched matrix product ``[d3, K d1] @ [K d1, F]`` per receiver; only
 the inputs ``h, R, Y`` are saved, and the backward pass recomputes a chunk's intermediates. The
 backward is written with differentiable operations, so forces can be differentiated again in
-training. :func:`dense_layout` is the alternative for ``torch.compile``: one chunk of ``K`` slots
-per receiver in node order, built without host reads (:func:`dense_slots`), differentiated by
-autograd.
+training. A small graph (a molecule, a training batch of a few; :data:`SMALL_GRAPH`) skips the
+fused function: the same chunked operations differentiated by autograd, which keeps their per-slot
+intermediates and so neither recomputes them nor runs a backward written in Python.
+:func:`dense_layout` is the alternative for ``torch.compile``: one chunk of ``K`` slots per receiver
+in node order, built without host reads (:func:`dense_slots`), also differentiated by autograd.
 
 Shapes: ``h [N, D_in, F]``, ``radial [S, n_paths, F]`` and ``edge_attrs [S, D_e]`` in slot
 layout (``S`` slots), output ``[N, Q, F]`` with ``Q = sum_p (2 l3 + 1)`` (paths in order).
@@ -29,7 +31,7 @@ from typing import List, Optional, Sequence
 
 import torch
 
-from ..tensors import Path, rank_slice
+from ..tensors import Path, rank_slice, rank_split
 
 __all__ = [
     "Chunk",
@@ -164,29 +166,34 @@ def dense_layout(sender_of_slot: torch.Tensor, slot_of_edge: torch.Tensor) -> Ed
     return EdgeLayout(n_nodes, n_nodes * k, n_nodes * k, slot_of_edge, sender_of_slot.reshape(-1), None, None, [chunk])
 
 
+# A graph whose per-slot radial weights [S, n_paths F] have at most this many elements is small:
+# its convolution is plain differentiable operations, chunk by chunk, and autograd keeps their
+# per-slot intermediates (a few times that size). That is faster for a molecule or a training batch
+# of a few (no recomputation, no Python-level backward); larger graphs use the fused function.
+SMALL_GRAPH = 1 << 22
+
+
 def _with_padding_row(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x.new_zeros((1,) + x.shape[1:])])
 
 
 def stack_couplings(paths: Sequence[Path], tables: Sequence[torch.Tensor], l_edge: int):
-    """All paths' tables as one ``[D_e, sum_p d1 d3]`` matrix and each path's first column.
+    """All paths' tables as one ``[D_e, sum_p d1 d3]`` matrix, paths' columns consecutive in order.
 
     Contracting the edge harmonics with it gives every path's ``T_p[a, c]`` in one product.
     """
     width = sum(t.shape[0] * t.shape[2] for t in tables)
     stacked = tables[0].new_zeros((l_edge + 1) ** 2, width)
-    offsets, col = [], 0
+    col = 0
     for (_, l2, _), table in zip(paths, tables):
         d1, d2, d3 = table.shape
         stacked[rank_slice(l2), col : col + d1 * d3] = table.permute(1, 0, 2).reshape(d2, d1 * d3)
-        offsets.append(col)
         col += d1 * d3
-    return stacked, offsets
+    return stacked
 
 
-def _path_coupling(coupling: torch.Tensor, first: int, d1: int, d3: int, c: int, k: int) -> torch.Tensor:
-    """``T_p [c, d3, K d1]`` from the chunk's stacked coupling ``[cK, sum_p d1 d3]``."""
-    t = coupling[:, first : first + d1 * d3]
+def _path_coupling(t: torch.Tensor, d1: int, d3: int, c: int, k: int) -> torch.Tensor:
+    """``T_p [c, d3, K d1]`` from the path's columns ``[cK, d1 d3]`` of the chunk's stacked coupling."""
     return t.reshape(c, k, d1, d3).permute(0, 3, 1, 2).reshape(c, d3, k * d1)
 
 
@@ -198,54 +205,67 @@ def _chunk_inputs(layout: EdgeLayout, chunk: Chunk, h_ext, radial, radial_weight
     return hs, r, edge_attrs[chunk.s0 : chunk.s1]
 
 
-def _forward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_weight, edge_attrs):
-    F, h_ext = h.shape[-1], _with_padding_row(h)
-    out = []
+@dataclass
+class _ChunkState:
+    """A chunk's inputs ``hs [cK, D_in, F]`` and ``r [cK, n_paths, F]``, split by rank and path, and
+    per path the coupling ``t [c, d3, K d1]`` of the bmm ``out_p = t @ x_p`` (:meth:`x`)."""
+
+    paths: Sequence[Path]
+    hs: List[torch.Tensor]
+    r: List[torch.Tensor]
+    t: List[torch.Tensor]
+
+    def x(self, p: int) -> torch.Tensor:
+        """The weighted senders ``x_p [c, K d1, F]`` of path ``p``, formed when needed: holding
+        every path's at once would cost a chunk of that size per path in the fused backward."""
+        l1, t = self.paths[p][0], self.t[p]
+        return (self.r[p] * self.hs[l1]).view(t.shape[0], t.shape[2], -1)
+
+
+def _chunk_state(paths, stacked, layout, chunk: Chunk, h_ext, radial, radial_weight, edge_attrs):
+    c, k = chunk.n_nodes, chunk.max_neighbors
+    hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, radial_weight, edge_attrs)
+    # Splits, not slices: where this is differentiated, a slice's backward would zero-fill a tensor
+    # of the full size once per path.
+    couplings = (y @ stacked).split([(2 * l1 + 1) * (2 * l3 + 1) for l1, _, l3 in paths], dim=1)
+    ts = [_path_coupling(t, 2 * l1 + 1, 2 * l3 + 1, c, k) for (l1, _, l3), t in zip(paths, couplings)]
+    return _ChunkState(paths, rank_split(hs, math.isqrt(hs.shape[1]) - 1, dim=1), r.split(1, dim=1), ts)
+
+
+def _forward(paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_attrs):
+    h_ext, out = _with_padding_row(h), []
     for chunk in layout.chunks:
-        c, k = chunk.n_nodes, chunk.max_neighbors
-        hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, radial_weight, edge_attrs)
-        coupling = y @ stacked  # [cK, sum_p d1 d3]
-        blocks = []
-        for p, (l1, _, l3) in enumerate(paths):
-            d1, d3 = 2 * l1 + 1, 2 * l3 + 1
-            x = r[:, p : p + 1, :] * hs[:, rank_slice(l1), :]  # [cK, d1, F]
-            t = _path_coupling(coupling, offsets[p], d1, d3, c, k)
-            blocks.append(torch.bmm(t, x.view(c, -1, F)))  # [c, d3, F]
-        out.append(torch.cat(blocks, dim=1))
+        state = _chunk_state(paths, stacked, layout, chunk, h_ext, radial, radial_weight, edge_attrs)
+        out.append(torch.cat([torch.bmm(t, state.x(p)) for p, t in enumerate(state.t)], dim=1))  # [c, Q, F]
     out = torch.cat(out, dim=0) if len(out) > 1 else out[0]
     return out if layout.dense else out.index_select(0, layout.inverse_order)
 
 
-def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out, need_weight):
+def _backward(paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out, need_weight):
+    """Gradients of the inputs, recomputing each chunk's intermediates."""
     F, h_ext = h.shape[-1], _with_padding_row(h)
     n_ranks_in = math.isqrt(h.shape[1])
-    grad_out = grad_out.index_select(0, layout.node_order)
+    grad_out = grad_out.index_select(0, layout.node_order).split([chunk.n_nodes for chunk in layout.chunks])
     grad_h = torch.zeros_like(h_ext)
     # Written chunk by chunk (slice assignment stays differentiable): a list of chunk gradients
     # and its concatenation would hold two copies of the largest tensor at once.
     grad_radial, grad_attrs = torch.empty_like(radial), torch.empty_like(edge_attrs)
     grad_weight = torch.zeros_like(radial_weight) if need_weight else None
-    out_offsets = [0]
-    for _, _, l3 in paths:
-        out_offsets.append(out_offsets[-1] + 2 * l3 + 1)
-    row = 0
-    for chunk in layout.chunks:
+    for i, chunk in enumerate(layout.chunks):
         c, k = chunk.n_nodes, chunk.max_neighbors
-        hs, r, y = _chunk_inputs(layout, chunk, h_ext, radial, radial_weight, edge_attrs)
-        coupling = y @ stacked
+        state = _chunk_state(paths, stacked, layout, chunk, h_ext, radial, radial_weight, edge_attrs)
+        g_paths = grad_out[i].split([2 * l3 + 1 for _, _, l3 in paths], dim=1)  # [c, d3, F] each
         g_hs = [[] for _ in range(n_ranks_in)]
         g_r, g_coupling = [], []
         for p, (l1, _, l3) in enumerate(paths):
-            d1, d3 = 2 * l1 + 1, 2 * l3 + 1
-            g = grad_out[row : row + c, out_offsets[p] : out_offsets[p + 1]]  # [c, d3, F]
-            h1, rp = hs[:, rank_slice(l1)], r[:, p : p + 1]
-            t = _path_coupling(coupling, offsets[p], d1, d3, c, k)  # [c, d3, K d1]
-            g_x = torch.bmm(t.transpose(1, 2), g).view(c * k, d1, F)
+            d1, d3, g = 2 * l1 + 1, 2 * l3 + 1, g_paths[p]
+            h1, rp = state.hs[l1], state.r[p]
+            g_x = torch.bmm(state.t[p].transpose(1, 2), g).view(c * k, d1, F)
             g_r.append((g_x * h1).sum(1, keepdim=True) if d1 > 1 else g_x * h1)
             g_hs[l1].append(g_x * rp)
-            g_t = torch.bmm(g, (rp * h1).view(c, k * d1, F).transpose(1, 2))  # [c, d3, K d1]
+            g_t = torch.bmm(g, state.x(p).transpose(1, 2))  # [c, d3, K d1]
             g_coupling.append(g_t.view(c, d3, k, d1).permute(0, 2, 3, 1).reshape(c * k, d1 * d3))
-        g_hs = torch.cat([sum(g) if g else hs.new_zeros(c * k, 2 * l + 1, F) for l, g in enumerate(g_hs)], dim=1)
+        g_hs = torch.cat([sum(g) if g else h.new_zeros(c * k, 2 * l + 1, F) for l, g in enumerate(g_hs)], dim=1)
         # In place: an out-of-place index_add would copy all of grad_h once per chunk (quadratic).
         grad_h.index_add_(0, layout.sender_of_slot[chunk.s0 : chunk.s1], g_hs)
         g_r = torch.cat(g_r, dim=1)  # [cK, n_paths, F]
@@ -257,25 +277,23 @@ def _backward(paths, stacked, offsets, layout: EdgeLayout, h, radial, radial_wei
             if need_weight:  # training; frozen inference weights skip this product
                 grad_weight = grad_weight + g_r.T @ radial[chunk.s0 : chunk.s1]
         grad_attrs[chunk.s0 : chunk.s1] = torch.cat(g_coupling, dim=1) @ stacked.T
-        row += c
     return grad_h[:-1], grad_radial, grad_weight, grad_attrs
 
 
 class _FusedConvolution(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, h, radial, radial_weight, edge_attrs, paths, stacked, offsets, layout):
+    def forward(ctx, h, radial, radial_weight, edge_attrs, paths, stacked, layout):
         ctx.save_for_backward(h, radial, radial_weight, edge_attrs, stacked)
-        ctx.paths, ctx.offsets, ctx.layout = paths, offsets, layout
-        return _forward(paths, stacked, offsets, layout, h, radial, radial_weight, edge_attrs)
+        ctx.paths, ctx.layout = paths, layout
+        return _forward(paths, stacked, layout, h, radial, radial_weight, edge_attrs)
 
     @staticmethod
     def backward(ctx, grad_out):
         h, radial, radial_weight, edge_attrs, stacked = ctx.saved_tensors
         need_weight = radial_weight is not None and ctx.needs_input_grad[2]
-        grads = _backward(
-            ctx.paths, stacked, ctx.offsets, ctx.layout, h, radial, radial_weight, edge_attrs, grad_out, need_weight
-        )
-        return (*grads, None, None, None, None)
+        inputs = (h, radial, radial_weight, edge_attrs, grad_out, need_weight)
+        grads = _backward(ctx.paths, stacked, ctx.layout, *inputs)
+        return (*grads, None, None, None)
 
 
 def fused_convolution(
@@ -284,20 +302,21 @@ def fused_convolution(
     edge_attrs: torch.Tensor,
     paths: Sequence[Path],
     stacked: torch.Tensor,
-    offsets: Sequence[int],
     layout: EdgeLayout,
     radial_weight: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Sum over neighbors of every path's messages; ``[N, Q, F]`` (see the module docstring).
 
-    ``stacked, offsets`` come from :func:`stack_couplings` of the paths' coupling tables. With
+    ``stacked`` comes from :func:`stack_couplings` of the paths' coupling tables. With
     ``radial_weight [n_paths F, H]``, ``radial [S, H]`` holds the radial MLP's last hidden features
-    and the weights are ``radial @ radial_weight.T``, formed chunk by chunk: neither the per-slot
-    weights ``[S, n_paths, F]`` nor their gradient is ever stored.
+    and the weights are ``radial @ radial_weight.T``, formed chunk by chunk: for a graph larger than
+    :data:`SMALL_GRAPH`, neither the per-slot weights ``[S, n_paths, F]`` nor their gradient is ever
+    stored.
     """
     if not layout.n_edges:
         return h.new_zeros(layout.n_nodes, sum(2 * p[2] + 1 for p in paths), h.shape[-1])
-    if layout.dense:
-        return _forward(list(paths), stacked, list(offsets), layout, h, radial, radial_weight, edge_attrs)
-    return _FusedConvolution.apply(h, radial, radial_weight, edge_attrs, list(paths), stacked, list(offsets), layout)
+    width = radial_weight.shape[0] if radial_weight is not None else radial.shape[1] * radial.shape[2]
+    if layout.dense or layout.n_slots * width <= SMALL_GRAPH:  # differentiated by autograd
+        return _forward(list(paths), stacked, layout, h, radial, radial_weight, edge_attrs)
+    return _FusedConvolution.apply(h, radial, radial_weight, edge_attrs, list(paths), stacked, layout)
 

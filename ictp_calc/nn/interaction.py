@@ -46,8 +46,7 @@ class Interaction(nn.Module):
         self.n_paths_per_l3 = [sum(1 for p in self.paths if p[2] == l3) for l3 in range(l_edge + 1)]
         # The path normalization n_p(l3)^(-1/2) is folded into the coupling tables.
         tables = [coupling_table(*p) / math.sqrt(self.n_paths_per_l3[p[2]]) for p in self.paths]
-        stacked, self.coupling_offsets = stack_couplings(self.paths, tables, l_edge)
-        self.register_buffer("coupling", stacked, persistent=False)
+        self.register_buffer("coupling", stack_couplings(self.paths, tables, l_edge), persistent=False)
         self.linear_first = RankLinear(n_channels, n_channels, l_in)
         self.radial = RadialMLP([n_basis, *radial_mlp, len(self.paths) * n_channels])
         # One [P, n_p(l3) * F] map per output rank (n_p = 0 is treated as 1 and gives zeros).
@@ -59,22 +58,21 @@ class Interaction(nn.Module):
         h = self.linear_first(h)
         # The radial MLP's output layer is applied inside the convolution, chunk by chunk.
         hidden, weight = self.radial.hidden(edge_feats), self.radial.output_weight()
-        summed = fused_convolution(
-            h, hidden, edge_attrs, self.paths, self.coupling, self.coupling_offsets, layout, radial_weight=weight
-        )  # [N, Q, F]
-        return self._mix(summed / self.avg_n_neighbors)
+        summed = fused_convolution(h, hidden, edge_attrs, self.paths, self.coupling, layout, radial_weight=weight)
+        return self._mix(summed)  # the neighbor sum [N, Q, F] -> A
 
     def _mix(self, summed: torch.Tensor) -> torch.Tensor:
-        """Per output rank: ``[N, n_p, d3, F]`` -> ``[N, d3, P]`` with ``W2 / sqrt(F n_p)``."""
-        n_nodes, out, q = summed.shape[0], [], 0
-        for l3, n_p in enumerate(self.n_paths_per_l3):
+        """Per output rank: ``[N, n_p, d3, F]`` -> ``[N, d3, P]`` with ``W2 / (sqrt(F n_p) avg_n_neighbors)``."""
+        n_nodes, out = summed.shape[0], []
+        blocks = summed.split([n_p * (2 * l3 + 1) for l3, n_p in enumerate(self.n_paths_per_l3)], dim=1)
+        for l3, (n_p, block) in enumerate(zip(self.n_paths_per_l3, blocks)):
             d3 = 2 * l3 + 1
             if n_p == 0:
                 out.append(summed.new_zeros(n_nodes, d3, self.n_out))
                 continue
-            block = summed[:, q : q + n_p * d3].view(n_nodes, n_p, d3, self.n_channels)
+            block = block.view(n_nodes, n_p, d3, self.n_channels)
             block = block.transpose(1, 2).reshape(n_nodes, d3, n_p * self.n_channels)  # index p F + u
-            weight = self.linear_second[l3] / math.sqrt(n_p * self.n_channels)
+            # The neighbor average is folded into the weight: one pass over [N, Q, F] less.
+            weight = self.linear_second[l3] / (math.sqrt(n_p * self.n_channels) * self.avg_n_neighbors)
             out.append(torch.nn.functional.linear(block, weight))
-            q += n_p * d3
         return torch.cat(out, dim=1)

@@ -11,9 +11,22 @@ import math
 import torch
 from torch import nn
 
-from ..tensors import rank_slice
-
 __all__ = ["Linear", "RankLinear", "SpeciesLinear"]
+
+
+def _component_ranks(l_max: int) -> torch.Tensor:
+    """The rank of each of the ``(l_max+1)^2`` components, ``[0, 1, 1, 1, 2, ...]``."""
+    return torch.tensor([l for l in range(l_max + 1) for _ in range(2 * l + 1)], dtype=torch.long)
+
+
+def _componentwise(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``y[n, i] = x[n, i] @ weight[i]``: one batched product over components ``i``.
+
+    ``x [N, D, n_in]``, ``weight [D, n_in, n_out]`` -> ``[N, D, n_out]``. A product per rank on a
+    slice of ``x`` would not be one matrix product: the slice is strided, so torch would broadcast
+    the weight to ``[N, n_in, n_out]``.
+    """
+    return torch.bmm(x.transpose(0, 1), weight).transpose(0, 1)
 
 
 class Linear(nn.Module):
@@ -39,14 +52,15 @@ class RankLinear(nn.Module):
         self.l_max = l_max
         self.weight = nn.Parameter(torch.empty(l_max + 1, n_out, n_in))
         self.scale = 1.0 / math.sqrt(n_in)
+        self.register_buffer("component_ranks", _component_ranks(l_max), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight * self.scale
-        # F.linear folds the leading axes into one matrix product; ``x @ w.T`` on a 3-D ``x`` would
-        # broadcast ``w`` to ``[N, F, F]`` and autograd would keep that copy.
-        if self.l_max == 0:
+        # F.linear folds the leading axes of a contiguous ``x`` into one matrix product; ``x @ w.T``
+        # on a 3-D ``x`` would broadcast ``w`` to ``[N, F, F]`` and autograd would keep that copy.
+        if x.shape[1] == 1:
             return torch.nn.functional.linear(x, w[0])
-        return torch.cat([torch.nn.functional.linear(x[:, rank_slice(l)], w[l]) for l in range(self.l_max + 1)], 1)
+        return _componentwise(x, w.transpose(1, 2).index_select(0, self.component_ranks))
 
 
 class SpeciesLinear(nn.Module):
@@ -61,14 +75,18 @@ class SpeciesLinear(nn.Module):
         self.l_max, self.n_out, self.n_species = l_max, n_out, n_species
         self.weight = nn.Parameter(torch.empty(l_max + 1, n_in, n_species, n_out))
         self.scale = 1.0 / math.sqrt(n_in * n_species)
+        self.register_buffer("component_ranks", _component_ranks(l_max), persistent=False)
 
     def forward(self, x: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        w = self.weight * self.scale
-        out = []
-        for l in range(self.l_max + 1):
-            xl = x[:, rank_slice(l)]  # [N, d, F]
-            all_species = torch.nn.functional.linear(xl, w[l].flatten(1).T)
-            all_species = all_species.view(xl.shape[0], xl.shape[1], self.n_species, self.n_out)
-            index = species.view(-1, 1, 1, 1).expand(-1, xl.shape[1], 1, self.n_out)
-            out.append(all_species.gather(2, index).squeeze(2))
-        return torch.cat(out, dim=1)
+        w = (self.weight * self.scale).flatten(2)  # [l_max+1, n_in, S n_out]
+        # Only the ranks of both x and the map: ranks of x above l_max have no skip connection,
+        # and ranks above those of x (scalars only, as for an isolated atom) give nothing.
+        n_nodes, n_components = x.shape[0], min(x.shape[1], self.component_ranks.shape[0])
+        if n_components == 1:
+            all_species = x[:, :1] @ w[0]  # [N, 1, S n_out]
+        else:
+            x = x if x.shape[1] == n_components else x[:, :n_components]
+            all_species = _componentwise(x, w.index_select(0, self.component_ranks[:n_components]))
+        all_species = all_species.view(n_nodes, n_components, self.n_species, self.n_out)
+        index = species.view(-1, 1, 1, 1).expand(-1, n_components, 1, self.n_out)
+        return all_species.gather(2, index).squeeze(2)

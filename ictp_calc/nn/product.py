@@ -12,7 +12,7 @@ from typing import Dict, List, Tuple
 import torch
 from torch import nn
 
-from ..tensors import Path, coupling_table, even_paths, rank_dim, rank_slice
+from ..tensors import Path, coupling_table, even_paths, rank_dim, rank_slice, rank_split
 
 __all__ = ["ProductBasis", "product_paths"]
 
@@ -62,6 +62,9 @@ class ProductBasis(nn.Module):
                     blocks.append((l3, col, col + 2 * l3 + 1))
                     col += 2 * l3 + 1
                 self.register_buffer(f"table_{i}_{l1}", table.flatten(1), persistent=False)
+                # The same table with rows (a, b), for the outer product A^l1 (x) A: [d1 D_e, C].
+                outer = table.transpose(0, 1).reshape(-1, width)
+                self.register_buffer(f"outer_{i}_{l1}", outer, persistent=False)
                 groups.append((l1, blocks))
             self.groups.append(groups)
         self.weights = nn.ParameterList()
@@ -86,18 +89,25 @@ class ProductBasis(nn.Module):
         n_nodes, P = a.shape[0], self.n_channels
         a = a.transpose(1, 2)  # [N, P, D_e]
         a_flat = a.reshape(n_nodes * P, -1)
-        parts = {l: a[..., rank_slice(l)].unsqueeze(2) for l in range(self.l_edge + 1)}  # [N, P, s, d]
+        # Splits, not slices: the backward of each slice would zero-fill a tensor of the full size.
+        parts = {l: x.unsqueeze(2) for l, x in enumerate(rank_split(a, self.l_edge))}  # [N, P, s, d]
         out = [self._weigh(0, l, parts[l], species) for l in range(self.l_out + 1)]
         for i, groups in enumerate(self.groups):
             new: Dict[int, List[torch.Tensor]] = {}
             for l1, blocks in groups:
                 if l1 not in parts:
                     continue
-                t = (a_flat @ getattr(self, f"table_{i}_{l1}")).view(n_nodes, P, 2 * l1 + 1, -1)  # [N, P, d1, C]
-                # [N, P, s, C]; for l1 = 0 the product is an outer one, cheaper broadcast than batched.
-                q = parts[l1] * t if l1 == 0 else torch.matmul(parts[l1], t)
-                for l3, first, last in blocks:
-                    new.setdefault(l3, []).append(q[..., first:last])
+                if l1 > 0 and parts[l1].shape[2] == 1:
+                    # One sub-path (the first step): the outer product A^l1 (x) A [N P, d1 D_e] times
+                    # one table; cheaper than a batched [1, d1] @ [d1, C] product per node and channel.
+                    outer = (parts[l1].transpose(2, 3) * a.unsqueeze(2)).reshape(n_nodes * P, -1)
+                    q = (outer @ getattr(self, f"outer_{i}_{l1}")).view(n_nodes, P, 1, -1)  # [N, P, 1, C]
+                else:
+                    t = (a_flat @ getattr(self, f"table_{i}_{l1}")).view(n_nodes, P, 2 * l1 + 1, -1)  # [N, P, d1, C]
+                    # [N, P, s, C]; for l1 = 0 the product is an outer one, cheaper broadcast than batched.
+                    q = parts[l1] * t if l1 == 0 else torch.matmul(parts[l1], t)
+                for (l3, _, _), q3 in zip(blocks, q.split([last - first for _, first, last in blocks], dim=-1)):
+                    new.setdefault(l3, []).append(q3)
             parts = {l: torch.cat(v, dim=2) for l, v in new.items()}
             for l in range(self.l_out + 1):
                 if l in parts:

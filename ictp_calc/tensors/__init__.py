@@ -12,6 +12,7 @@ from .compressed import (
     irreducible_product,
     rank_dim,
     rank_slice,
+    rank_split,
     stf_basis,
     to_cartesian,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "irreducible_product",
     "rank_dim",
     "rank_slice",
+    "rank_split",
     "stf_basis",
     "to_cartesian",
 ]

@@ -26,6 +26,7 @@ from . import reference
 __all__ = [
     "rank_dim",
     "rank_slice",
+    "rank_split",
     "stf_basis",
     "to_cartesian",
     "from_cartesian",
@@ -44,6 +45,15 @@ def rank_dim(l_max: int) -> int:
 def rank_slice(l: int) -> slice:
     """Slice of rank ``l`` in a concatenation of ranks ``0, 1, ...``."""
     return slice(l * l, (l + 1) * (l + 1))
+
+
+def rank_split(x: torch.Tensor, l_max: int, dim: int = -1):
+    """The ranks ``0..l_max`` of a concatenation along ``dim``, as a tuple of views.
+
+    Prefer it to one :func:`rank_slice` per rank where autograd is involved: the backward of a
+    split is one concatenation, that of each slice a zero-filled tensor of the full size.
+    """
+    return x.split([2 * l + 1 for l in range(l_max + 1)], dim)
 
 
 @functools.lru_cache(maxsize=None)

@@ -5,6 +5,7 @@ import torch
 
 from convolution_reference import reference_convolution
 
+from ictp_calc.nn import convolution
 from ictp_calc.nn.convolution import edge_layout, fused_convolution, stack_couplings
 from ictp_calc.tensors import coupling_table, even_paths
 
@@ -27,14 +28,22 @@ def _problem(dtype, n_nodes=9, n_edges=40, l_in=2, l_edge=3, n_channels=5, seed=
 def _fused(paths, tables, edge_index, h, radial, attrs, max_slots, min_fill=0.75):
     layout = edge_layout(edge_index, h.shape[0], max_slots=max_slots, min_fill=min_fill)
     zero = torch.zeros((), dtype=h.dtype)
-    stacked, offsets = stack_couplings(paths, tables, 3)
+    stacked = stack_couplings(paths, tables, 3)
     return fused_convolution(
-        h, layout.to_slots(radial, zero), layout.to_slots(attrs, zero), paths, stacked, offsets, layout
+        h, layout.to_slots(radial, zero), layout.to_slots(attrs, zero), paths, stacked, layout
     ), layout
 
 
+@pytest.fixture(params=["fused", "autograd"])
+def small_graph(request, monkeypatch):
+    """Both evaluations of the chunked convolution: the fused function (every graph counts as
+    large) and plain autograd (every graph counts as small)."""
+    monkeypatch.setattr(convolution, "SMALL_GRAPH", 0 if request.param == "fused" else 1 << 40)
+    return request.param
+
+
 @pytest.mark.parametrize("max_slots, min_fill", [(1, 0.75), (12, 0.75), (4096, 0.75), (4096, 0.0)])
-def test_fused_equals_reference_with_derivatives(dtype, tol, max_slots, min_fill):
+def test_fused_equals_reference_with_derivatives(dtype, tol, max_slots, min_fill, small_graph):
     paths, tables, edge_index, inputs = _problem(dtype)
     fused, layout = _fused(paths, tables, edge_index, *inputs, max_slots=max_slots, min_fill=min_fill)
     direct = reference_convolution(*inputs, paths, tables, edge_index)
@@ -80,7 +89,7 @@ def test_no_edges_gives_zeros():
     assert (out == 0).all()
 
 
-def test_fused_output_layer_equals_explicit_radial_weights(dtype, tol):
+def test_fused_output_layer_equals_explicit_radial_weights(dtype, tol, small_graph):
     """``radial_weight``: the radial MLP's output layer applied inside, chunk by chunk."""
     paths, tables, edge_index, (h, radial, attrs) = _problem(dtype)
     gen = torch.Generator().manual_seed(7)
@@ -88,9 +97,9 @@ def test_fused_output_layer_equals_explicit_radial_weights(dtype, tol):
     weight = torch.randn(radial.shape[1] * radial.shape[2], 6, generator=gen, dtype=dtype, requires_grad=True)
     layout = edge_layout(edge_index, h.shape[0], max_slots=12)
     zero = torch.zeros((), dtype=dtype)
-    stacked, offsets = stack_couplings(paths, tables, 3)
+    stacked = stack_couplings(paths, tables, 3)
     fused = fused_convolution(
-        h, layout.to_slots(hidden, zero), layout.to_slots(attrs, zero), paths, stacked, offsets, layout, weight
+        h, layout.to_slots(hidden, zero), layout.to_slots(attrs, zero), paths, stacked, layout, weight
     )
     explicit = (hidden @ weight.T).view(radial.shape)
     direct = reference_convolution(h, explicit, attrs, paths, tables, edge_index)
@@ -105,3 +114,33 @@ def test_fused_output_layer_equals_explicit_radial_weights(dtype, tol):
     second = [torch.autograd.grad(sum((g**2).sum() for g in grads), inputs) for grads in first]
     for a, b in zip(*second):
         torch.testing.assert_close(a, b, rtol=tol["rtol"] * 10, atol=tol["atol"] * 100)
+
+
+def test_force_pass_with_frozen_radial_weights_equals_reference(dtype, tol, small_graph):
+    """Frozen radial weights (inference): first derivatives, not differentiated again."""
+    paths, tables, edge_index, (h, radial, attrs) = _problem(dtype)
+    gen = torch.Generator().manual_seed(5)
+    hidden = torch.randn(radial.shape[0], 6, generator=gen, dtype=dtype, requires_grad=True)
+    weight = torch.randn(radial.shape[1] * radial.shape[2], 6, generator=gen, dtype=dtype)  # frozen
+    layout = edge_layout(edge_index, h.shape[0], max_slots=12)
+    zero = torch.zeros((), dtype=dtype)
+    fused = fused_convolution(
+        h, layout.to_slots(hidden, zero), layout.to_slots(attrs, zero), paths, stack_couplings(paths, tables, 3),
+        layout, weight,
+    )
+    direct = reference_convolution(h, (hidden @ weight.T).view(radial.shape), attrs, paths, tables, edge_index)
+    probe = torch.randn(direct.shape, generator=gen, dtype=dtype)
+    inputs = (h, hidden, attrs)
+    for a, b in zip(*[torch.autograd.grad((out * probe).sum(), inputs) for out in (fused, direct)]):
+        torch.testing.assert_close(a, b, rtol=tol["rtol"], atol=tol["atol"] * 10)
+
+
+def test_large_graphs_keep_no_per_slot_tensors(monkeypatch):
+    """Above SMALL_GRAPH elements of per-slot radial weights the fused function runs: autograd
+    holds only its inputs (the large-system memory advantage); small graphs use plain autograd."""
+    paths, tables, edge_index, (h, radial, attrs) = _problem(torch.float64)
+    n_elements = edge_index.shape[1] * radial.shape[1] * radial.shape[2]
+    for budget, fused in ((n_elements // 2, True), (100 * n_elements, False)):
+        monkeypatch.setattr(convolution, "SMALL_GRAPH", budget)
+        out, _ = _fused(paths, tables, edge_index, h, radial, attrs, max_slots=4096, min_fill=0.0)
+        assert ("FusedConvolution" in type(out.grad_fn).__name__) == fused
