@@ -111,8 +111,9 @@ def edge_layout(
     start, slot = 0, 0
     while start < n_nodes:  # one iteration per chunk; the chunk's end is found by bisection
         k = max(degree[start], 1)
-        # First receiver with degree < min_fill * k, i.e. -degree > -min_fill * k.
-        low_fill = bisect.bisect_right(ascending, -min_fill * k, lo=start + 1)
+        # First receiver with degree < min_fill * degree[start] (-degree > -min_fill * degree[start]);
+        # receivers without edges (ghost atoms in LAMMPS, isolated atoms) thus share chunks too.
+        low_fill = bisect.bisect_right(ascending, -min_fill * degree[start], lo=start + 1)
         stop = max(start + 1, min(low_fill, start + max_slots // k, n_nodes))
         nodes = node_order[start:stop]
         node_base[nodes] = slot + k * torch.arange(stop - start)

@@ -81,6 +81,19 @@ def test_layout_places_every_edge_once_and_pads_with_sentinels():
     assert sorted(torch.cat([c.nodes for c in layout.chunks]).tolist()) == list(range(h.shape[0]))
 
 
+def test_receivers_without_edges_share_chunks():
+    """Edgeless receivers (LAMMPS's outer ghosts, isolated atoms) fill chunks up to max_slots.
+
+    Each used to get a chunk of its own: 10,000 chunks for a box of 8,000 atoms in LAMMPS.
+    """
+    receiver = torch.arange(10).repeat_interleave(3)
+    edge_index = torch.stack([receiver, (receiver + 1) % 10])
+    layout = edge_layout(edge_index, 5010, max_slots=4096)
+    assert len(layout.chunks) == 3  # the 10 receivers with edges, then 5000 without in 2 chunks
+    assert [c.nodes.numel() for c in layout.chunks] == [10, 4096, 904]
+    assert sorted(torch.cat([c.nodes for c in layout.chunks]).tolist()) == list(range(5010))
+
+
 def test_no_edges_gives_zeros():
     paths, tables, _, (h, radial, attrs) = _problem(torch.float64)
     empty = torch.zeros(2, 0, dtype=torch.long)
