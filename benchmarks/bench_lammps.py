@@ -79,8 +79,11 @@ def _lammps_seconds_per_step(found, workdir: Path, settings, steps: int, ranks: 
     done = run_lammps(found, workdir, _lammps_script(settings, f"thermo {steps}\nrun {steps}\n"), ranks, 3600)
     if done.returncode != 0:
         raise RuntimeError(done.stdout[-3000:])
-    loops = _LOOP.findall((workdir / "log.lammps").read_text())
-    seconds, _, n = loops[-1]
+    log = (workdir / "log.lammps").read_text()
+    if "MPI task timing breakdown:" in log:  # where LAMMPS spent the loop: Pair (the model), Neigh, Comm, ...
+        breakdown = log.split("MPI task timing breakdown:")[-1].split("\nNlocal")[0]
+        click.echo(f"LAMMPS, {ranks} rank(s):{breakdown.rstrip()}", err=True)
+    seconds, _, n = _LOOP.findall(log)[-1]
     return float(seconds) / int(n)
 
 
