@@ -32,10 +32,6 @@ def _assert_relative(actual, expected, rtol, what):
 
 
 def _model(name, dtype):
-    if name == "shipped":
-        from ictp_calc.io import load_model
-
-        return load_model(ROOT / "models" / "ictp-3bpa.pt")[0].eval().requires_grad_(False)
     if name == "bench_small":
         return reference_values.bench_small(dtype)
     return reference_values.make_model({"float64": torch.float64, "float32": torch.float32}[dtype])
