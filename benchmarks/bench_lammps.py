@@ -83,6 +83,9 @@ def _lammps_seconds_per_step(found, workdir: Path, settings, steps: int, ranks: 
     if "MPI task timing breakdown:" in log:  # where LAMMPS spent the loop: Pair (the model), Neigh, Comm, ...
         breakdown = log.split("MPI task timing breakdown:")[-1].split("\nNlocal")[0]
         click.echo(f"LAMMPS, {ranks} rank(s):{breakdown.rstrip()}", err=True)
+    for line in done.stdout.splitlines():  # the adapter's own split (ICTP_LAMMPS_TIMINGS=1)
+        if line.startswith("ICTPUnified:"):
+            click.echo(f"  rank output: {line}", err=True)
     seconds, _, n = _LOOP.findall(log)[-1]
     return float(seconds) / int(n)
 

@@ -19,8 +19,11 @@ configuration and weights, not a reference to the model file.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
+import sys
+import time
 from typing import Any, Dict, Optional, Union
 
 import numpy as np
@@ -60,6 +63,10 @@ class ICTPUnified:
     Attributes:
         model: the frozen :class:`ICTPModel` in eval mode.
         n_calls: calls of :meth:`compute_forces` so far.
+        seconds: wall seconds spent in :meth:`compute_forces` so far, by part: ``"prune"`` (reading
+            LAMMPS's pair data and choosing the atoms and pairs each layer needs), ``"model"`` (energy
+            and pair forces) and ``"total"`` (the whole call, hand-back to LAMMPS included). With the
+            environment variable ``ICTP_LAMMPS_TIMINGS=1`` a summary line goes to stderr at exit.
     """
 
     def __init__(
@@ -98,6 +105,9 @@ class ICTPUnified:
         self.n_layers = int(config.n_interactions)
         self.check_ghost_shell = bool(check_ghost_shell)
         self.n_calls = 0
+        self.seconds = {"prune": 0.0, "model": 0.0, "total": 0.0}
+        if os.environ.get("ICTP_LAMMPS_TIMINGS", "") not in ("", "0"):
+            atexit.register(self._print_timings)
         # Read by LAMMPS:
         self.element_types = [chemical_symbols[z] for z in config.atomic_numbers]
         self.rcutfac = 0.5 * self.cutoff
@@ -145,6 +155,7 @@ class ICTPUnified:
             GhostSettingsError: ghost atoms without neighbor lists, or a ghost shell too shallow.
             UnknownTypeError: an atom type mapped to ``NULL`` in ``pair_coeff``.
         """
+        start = time.perf_counter()
         nlocal, ntotal, npairs = int(data.nlocal), int(data.ntotal), int(data.npairs)
         elems = np.asarray(data.elems)[:ntotal]
         if (elems < 0).any():
@@ -163,15 +174,24 @@ class ICTPUnified:
         if self.n_calls == 0 and self.check_ghost_shell:
             self._check_shell(graph, nlocal, ntotal, pair_i, pair_j, rij)
         self.n_calls += 1
+        pruned = time.perf_counter()
         energies, grad = self._evaluate(graph, elems, rij, nlocal)
+        self.seconds["model"] += time.perf_counter() - pruned
+        self.seconds["prune"] += pruned - start
         fij[graph.pairs] = grad
         data.update_pair_forces(fij)
         atom_list = np.asarray(data.iatoms)[: int(data.nlistatoms)]
         data.eatoms = np.ascontiguousarray(energies[atom_list])
         data.energy = float(energies.sum())
+        self.seconds["total"] += time.perf_counter() - start
 
     # ----------------------------------------------------------------------------------------------
     # Helpers
+
+    def _print_timings(self) -> None:
+        if self.n_calls:
+            parts = ", ".join(f"{name} {value / self.n_calls:.4f} s" for name, value in self.seconds.items())
+            print(f"ICTPUnified: {self.n_calls} calls; per call {parts}", file=sys.stderr)
 
     def _check_shell(self, graph, nlocal: int, ntotal: int, pair_i, pair_j, rij) -> None:
         depth = ghost_shell_depth(nlocal, ntotal, pair_i, pair_j, rij)

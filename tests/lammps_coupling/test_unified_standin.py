@@ -146,3 +146,23 @@ def test_each_layer_runs_on_the_atoms_that_need_it(model_file):
     # Layer 1 updates the atoms within one hop, layer 2 only the owned atoms; hop-2 atoms only send.
     assert rows == [(graph.atoms.shape[0], n_first), (n_first, data.nlocal)]
     assert data.nlocal < n_first < graph.atoms.shape[0] < data.ntotal
+
+
+def test_call_timings_add_up_and_print_only_when_asked(model_file, monkeypatch, capsys):
+    atoms = methanol_liquid((2, 2, 2), seed=4)
+    species = species_indices(atoms.numbers, (1, 6, 7, 8))
+    registered = []
+    monkeypatch.setattr("atexit.register", registered.append)
+    monkeypatch.delenv("ICTP_LAMMPS_TIMINGS", raising=False)
+    quiet = ICTPUnified(model_file)
+    quiet.compute_forces(rank_data(atoms, species, CUTOFF, COMM))
+    assert registered == []  # no summary at exit unless asked for
+    assert quiet.seconds["model"] > 0 and quiet.seconds["prune"] > 0
+    assert quiet.seconds["prune"] + quiet.seconds["model"] <= quiet.seconds["total"]
+    monkeypatch.setenv("ICTP_LAMMPS_TIMINGS", "1")
+    loud = ICTPUnified(model_file)
+    assert registered == [loud._print_timings]
+    for _ in range(2):
+        loud.compute_forces(rank_data(atoms, species, CUTOFF, COMM))
+    loud._print_timings()  # what happens at exit
+    assert "ICTPUnified: 2 calls; per call prune" in capsys.readouterr().err
