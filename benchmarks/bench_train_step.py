@@ -1,8 +1,8 @@
-"""Seconds per training step (5 3BPA structures, forces in the loss, AMSGrad) for one model size.
+"""Seconds per training step (a batch of 3BPA structures, forces in the loss, AMSGrad) for one model size.
 
     python benchmarks/bench_train_step.py --channels 32 --l-edge 2 --l-hidden 1 --dtype float32
 
-Reads the first 5 structures of ``../shared/data/3bpa/train_300K.xyz``. A step is
+Reads the first ``--batch-size`` (5) structures of ``../shared/data/3bpa/train_300K.xyz``. A step is
 ``compute_properties(training=True)`` + a force/energy loss + backward + an optimizer step; the
 median of ``--steps`` steps after two warm-up steps is printed, last line JSON. With
 ``--baseline COMMIT`` the same weights in that commit's package (:mod:`baseline`) take a step after
@@ -35,12 +35,13 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sha
 @click.option("--correlation", default=3, show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--steps", default=8, show_default=True)
+@click.option("--batch-size", default=5, show_default=True, type=click.IntRange(1))
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch.set_num_threads (default: torch's).")
 @click.option("--baseline", default=None, metavar="COMMIT", help="Also time that git commit's package, interleaved.")
-def main(channels, l_edge, l_hidden, correlation, dtype, steps, threads, baseline):
+def main(channels, l_edge, l_hidden, correlation, dtype, steps, batch_size, threads, baseline):
     if threads:
         torch.set_num_threads(threads)
-    frames = read(DATA, ":5")
+    frames = read(DATA, f":{batch_size}")
     config = ModelConfig(
         atomic_numbers=(1, 6, 7, 8), n_hidden_feats=channels, n_product_feats=channels,
         l_max_edge_attrs=l_edge, l_max_hidden_feats=l_hidden, correlation=correlation, dtype=dtype,
@@ -68,7 +69,7 @@ def main(channels, l_edge, l_hidden, correlation, dtype, steps, threads, baselin
             optimizers[name].step()
             times[name].append(time.perf_counter() - start)
     result = {
-        "channels": channels, "l_edge": l_edge, "l_hidden": l_hidden, "dtype": dtype,
+        "channels": channels, "batch_size": batch_size, "l_edge": l_edge, "l_hidden": l_hidden, "dtype": dtype,
         "n_parameters": sum(p.numel() for p in model.parameters()), "threads": torch.get_num_threads(),
         **{name: statistics.median(t[2:]) for name, t in times.items()},
     }
