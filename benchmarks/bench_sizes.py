@@ -66,7 +66,8 @@ def main(sizes, dtype, steps, rounds, skin, threads):
         atoms = read(START)
         MaxwellBoltzmannDistribution(atoms, temperature_K=300.0, rng=np.random.default_rng(0))
         atoms.calc = ICTPCalculator(model, device="cpu", skin=skin)
-        dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=300.0, friction=0.01 / units.fs, rng=np.random.default_rng(1))
+        dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=300.0, friction=0.01 / units.fs,
+                       rng=np.random.default_rng(1))
         dyn.run(2)  # warm-up
         runs.append({"size": text, "parameters": sum(p.numel() for p in model.parameters()), "dyn": dyn, "times": []})
     for _ in range(rounds):
