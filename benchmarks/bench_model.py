@@ -336,16 +336,24 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
 
-def time_calls(calls: Sequence[Callable[[], object]], repeats: int, warmup: int) -> List[List[float]]:
-    """Seconds per call for each callable; calls alternate (a, b, a, b, ...) after ``warmup`` rounds."""
+def time_calls(
+    calls: Sequence[Callable[[], object]], repeats: int, warmup: int, sync: Callable[[], None] = lambda: None
+) -> List[List[float]]:
+    """Seconds per call for each callable; calls alternate (a, b, a, b, ...) after ``warmup`` rounds.
+
+    ``sync`` waits for queued device work (``torch.cuda.synchronize`` on a GPU), before and after
+    each timed call, so a call's time includes its kernels.
+    """
     for _ in range(warmup):
         for call in calls:
             call()
     times: List[List[float]] = [[] for _ in calls]
     for _ in range(repeats):
         for call, record in zip(calls, times):
+            sync()
             start = time.perf_counter()
             call()
+            sync()
             record.append(time.perf_counter() - start)
     return times
 
@@ -371,11 +379,14 @@ def run_benchmark(
     compare_repeats: Optional[int] = None,
     compile_backend: Optional[str] = None,
     baseline: Optional[str] = None,
+    device: str = "cpu",
 ) -> Dict[str, object]:
     """Build, time and report one system; prints a summary and returns the result record."""
     start = time.perf_counter()
     atoms = build_system(system, seed=seed)
     graph = atoms_to_graph(atoms, ELEMENTS, CUTOFF, dtype=DTYPES[dtype])
+    on_gpu = torch.device(device).type == "cuda"
+    sync = torch.cuda.synchronize if on_gpu else (lambda: None)
     n_atoms, n_edges = len(atoms), graph[keys.EDGE_INDEX].shape[1]
     avg_neighbors = n_edges / n_atoms
     print(f"system {system}: {n_atoms} atoms, {n_edges} edges, {avg_neighbors:.2f} neighbors per atom (< {CUTOFF} Å)")
@@ -385,20 +396,28 @@ def run_benchmark(
     elapsed = time.perf_counter() - start
     print(f"  built in {elapsed:.1f} s; torch {torch.__version__}, {torch.get_num_threads()} threads")
 
-    model = build_ictp(size, dtype, avg_neighbors, seed=seed)
+    mace_data = mace_inputs(graph) if compare == "mace" else None  # from the CPU graph, moved below
+    graph = {k: v.to(device) for k, v in graph.items()}
+    model = build_ictp(size, dtype, avg_neighbors, seed=seed).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"ICTP {size} {dtype}: {n_params} parameters")
+    if on_gpu:
+        print(f"  device {torch.cuda.get_device_name(device)}")
     rss_before = peak_rss_mb()
 
     def ictp_call():
         return compute_properties(model, graph, forces=True)
 
     check_forces("ICTP", ictp_call(), n_atoms)
-    (ictp_alone,) = time_calls([ictp_call], repeats, max(warmup - 1, 0))
+    (ictp_alone,) = time_calls([ictp_call], repeats, max(warmup - 1, 0), sync)
     ictp_peak = peak_rss_mb()
     print("  " + describe("ICTP alone", ictp_alone))
     increase = ictp_peak - rss_before
     print(f"  peak RSS {ictp_peak:.1f} MiB ({increase:+.1f} MiB over the {rss_before:.1f} MiB before the first call)")
+    gpu_peak = None
+    if on_gpu:  # peak GPU memory of the ICTP calls alone (nothing else is allocated on the device yet)
+        gpu_peak = torch.cuda.max_memory_allocated(device) / 2**20
+        print(f"  peak GPU memory {gpu_peak:.1f} MiB")
     ictp_s, mace_s = statistics.median(ictp_alone), None
     compiled_s = compile_s = None
     if compile_backend:  # the padded graph compiled once; then eager and compiled calls interleaved
@@ -408,7 +427,9 @@ def run_benchmark(
         check_forces("ICTP compiled", potential(graph), n_atoms)
         compile_s = time.perf_counter() - start
         print(f"  compiled ({compile_backend}) in {compile_s:.1f} s (first call)")
-        eager_times, compiled_times = time_calls([ictp_call, lambda: potential(graph)], repeats, max(warmup - 1, 0))
+        eager_times, compiled_times = time_calls(
+            [ictp_call, lambda: potential(graph)], repeats, max(warmup - 1, 0), sync
+        )
         print("  " + describe("ICTP eager, interleaved", eager_times))
         print("  " + describe("ICTP compiled, interleaved", compiled_times))
         ictp_s, compiled_s = statistics.median(eager_times), statistics.median(compiled_times)
@@ -426,8 +447,8 @@ def run_benchmark(
         check_forces(f"ICTP at {baseline}", baseline_call(), n_atoms)
         calls[f"ICTP at {baseline}"] = baseline_call
     if compare == "mace":
-        mace = build_mace(size, dtype, avg_neighbors, seed=seed)
-        data = mace_inputs(graph)
+        mace = build_mace(size, dtype, avg_neighbors, seed=seed).to(device)
+        data = {k: v.to(device) for k, v in mace_data.items()}
         print(f"MACE {size} {dtype}: {sum(p.numel() for p in mace.parameters())} parameters")
 
         def mace_call():
@@ -436,7 +457,7 @@ def run_benchmark(
         check_forces("MACE", mace_call(), n_atoms)
         calls["MACE"] = mace_call
     if calls:
-        times = time_calls([ictp_call, *calls.values()], compare_repeats or repeats, max(warmup - 1, 0))
+        times = time_calls([ictp_call, *calls.values()], compare_repeats or repeats, max(warmup - 1, 0), sync)
         ictp_s = statistics.median(times[0])
         print("  " + describe("ICTP interleaved", times[0]))
         for name, seconds in zip(calls, times[1:]):
@@ -458,6 +479,8 @@ def run_benchmark(
         "mace_s": mace_s,
         "speedup": None if mace_s is None else mace_s / ictp_s,
         "threads": torch.get_num_threads(),
+        "device": device,
+        "gpu_peak_mb": None if gpu_peak is None else round(gpu_peak, 1),
         "compiled_s": compiled_s,
         "compile_s": compile_s,
         "baseline": baseline,
@@ -521,6 +544,7 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
 )
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch.set_num_threads (default: torch's).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the box packing and the random weights.")
+@click.option("--device", default="cpu", show_default=True, help="Where both models run (cpu, cuda, cuda:N).")
 @click.option("--compile", "compile_backend", default=None, metavar="BACKEND",
               help="Also time the compiled path (CompiledPotential; e.g. inductor), interleaved with eager.")
 @click.option("--baseline", default=None, metavar="COMMIT",
@@ -533,7 +557,8 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
     "each in its own process, and print a markdown table.",
 )
 def main(
-    systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, threads, seed, compile_backend, baseline, run_all
+    systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, threads, seed, device, compile_backend, baseline,
+    run_all,
 ):
     """Benchmark one ICTP energy + forces evaluation (see the module docstring)."""
     if run_all:
@@ -543,7 +568,7 @@ def main(
             for z in sizes or SIZES
             for d in dtypes or sorted(DTYPES)
         ]
-        extra = ["--repeats", str(repeats), "--warmup", str(warmup), "--seed", str(seed)]
+        extra = ["--repeats", str(repeats), "--warmup", str(warmup), "--seed", str(seed), "--device", device]
         extra += ["--compare", compare] if compare else []
         extra += ["--compare-repeats", str(compare_repeats)] if compare_repeats else []
         extra += ["--threads", str(threads)] if threads else []
@@ -566,6 +591,7 @@ def main(
         compare_repeats=compare_repeats,
         compile_backend=compile_backend,
         baseline=baseline,
+        device=device,
     )
     print(json.dumps(result))
 

@@ -139,7 +139,8 @@ class ICTPCalculator(Calculator):
         min_distance: Å; two atoms closer than this raise :class:`~ictp_calc.data.checks.CloseAtomsError`
             (0 disables the check). Must be below the cutoff.
         compile: compile the evaluation (``True``: torch's default backend, inductor; or a backend
-            name such as ``"aot_eager"``); see the module docstring.
+            name such as ``"aot_eager"``); see the module docstring. Needs torch >= 2.13; older
+            versions raise :class:`~ictp_calc.inference.CompileUnavailableError` (a ``ValueError``).
         **kwargs: passed on to :class:`ase.calculators.calculator.Calculator` (``directory``, ``label``,
             ``atoms``).
 

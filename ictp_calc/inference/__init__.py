@@ -6,8 +6,17 @@ and stress of a model once per capacity; :mod:`~ictp_calc.inference.threads` cho
 for a system size. Nothing here changes global torch state.
 """
 
-from .compiled import CompiledPotential
+from .compiled import MIN_TORCH, CompiledPotential, CompileUnavailableError
 from .padding import Capacities, grow_capacity, pad_graph
 from .threads import SMALL_SYSTEM_ATOMS, choose_threads
 
-__all__ = ["Capacities", "CompiledPotential", "SMALL_SYSTEM_ATOMS", "choose_threads", "grow_capacity", "pad_graph"]
+__all__ = [
+    "Capacities",
+    "CompileUnavailableError",
+    "CompiledPotential",
+    "MIN_TORCH",
+    "SMALL_SYSTEM_ATOMS",
+    "choose_threads",
+    "grow_capacity",
+    "pad_graph",
+]

@@ -6,11 +6,16 @@ shapes on a graph padded to :class:`~ictp_calc.inference.padding.Capacities`: no
 graph breaks, and one compilation per capacity (and per stress on/off). Capacities only grow, in
 steps, so an MD run compiles once or a few times. The eager model stays the reference; compiled
 results agree to rounding (float64 ~1e-12 relative).
+
+It needs torch >= 2.13 (:data:`MIN_TORCH`): torch 2.11 stops at the ``requires_grad_()`` of the
+force derivative ("Unsupported Tensor.requires_grad_() call", seen on a GPU machine's 2.11.0+cu130);
+older versions raise :class:`CompileUnavailableError` at construction instead of deep in tracing.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+import re
+from typing import Dict, Optional, Tuple
 
 import torch
 
@@ -18,7 +23,9 @@ from .. import keys
 from ..model import ICTPModel, compute_properties
 from .padding import Capacities, pad_positions, pad_static, unpad_outputs
 
-__all__ = ["CompiledPotential"]
+__all__ = ["CompiledPotential", "CompileUnavailableError", "MIN_TORCH"]
+
+MIN_TORCH: Tuple[int, int] = (2, 13)  # the oldest torch whose dynamo traces compute_properties whole
 
 Graph = Dict[str, torch.Tensor]
 _RECOMPILE_LIMIT = 64  # capacities grow by >= 25 % a time: 64 compilations span any realistic range
@@ -27,6 +34,16 @@ _RECOMPILE_LIMIT = 64  # capacities grow by >= 25 % a time: 64 compilations span
 def _energy_forces_stress(model: ICTPModel, graph: Graph, stress: bool) -> Graph:
     out = compute_properties(model, graph, forces=True, stress=stress)
     return {name: value.detach() for name, value in out.items()}
+
+
+class CompileUnavailableError(ValueError):
+    """``compile`` was asked for, but this torch cannot compile the model (too old)."""
+
+
+def torch_release(version: str) -> Tuple[int, int]:
+    """``(major, minor)`` of a torch version string such as ``"2.13.0+cpu"`` (``(0, 0)`` if unreadable)."""
+    found = re.match(r"(\d+)\.(\d+)", version)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
 class CompiledPotential:
@@ -44,6 +61,11 @@ class CompiledPotential:
     """
 
     def __init__(self, model: ICTPModel, backend: str = "inductor", mode: Optional[str] = None):
+        if torch_release(torch.__version__) < MIN_TORCH:
+            raise CompileUnavailableError(
+                f"the compiled path needs torch >= {MIN_TORCH[0]}.{MIN_TORCH[1]} (this is {torch.__version__}, "
+                "whose torch.compile cannot trace the force derivative); use compile=False (ictp-md: --no-compile)"
+            )
         self.model = model
         self.backend, self.mode = backend, mode
         self._fn = torch.compile(_energy_forces_stress, backend=backend, mode=mode, fullgraph=True, dynamic=False)

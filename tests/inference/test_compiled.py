@@ -10,15 +10,23 @@ import torch
 from ase.io import read
 from ase.md.langevin import Langevin
 from ase.units import fs
+from click.testing import CliRunner
 from inference_helpers import CUTOFF, assert_close, batch_of, eager, max_in_degree, structures, tiny_model
 
 from ictp_calc import keys
 from ictp_calc.calculator import ICTPCalculator
-from ictp_calc.inference import CompiledPotential
+from ictp_calc.cli import main
+from ictp_calc.inference import MIN_TORCH, CompiledPotential, CompileUnavailableError
+from ictp_calc.inference.compiled import torch_release
 
 from torch._dynamo.utils import counters
 
 BPA_START = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "data" / "3bpa_start.xyz"
+
+
+needs_new_torch = pytest.mark.skipif(
+    torch_release(torch.__version__) < MIN_TORCH, reason="the compiled path needs torch >= 2.13"
+)
 
 
 def compiled_graphs() -> int:
@@ -33,6 +41,7 @@ CASES = [
 ]
 
 
+@needs_new_torch
 @pytest.mark.parametrize("backend,dtype,rtol", CASES)
 def test_fullgraph_compile_equals_eager_molecule_box_and_slab(backend, dtype, rtol):
     """One batch holds a molecule, a periodic box and a slab: one compilation per case.
@@ -56,6 +65,7 @@ def test_fullgraph_compile_equals_eager_molecule_box_and_slab(backend, dtype, rt
     assert compiled_graphs() - before == 1
 
 
+@needs_new_torch
 def test_md_reuses_one_graph_and_capacity_growth_recompiles_correctly():
     """50 Langevin steps of 3BPA (skin 0.3 Å: the list is rebuilt and its edge count changes)."""
     torch._dynamo.reset()
@@ -80,6 +90,20 @@ def test_md_reuses_one_graph_and_capacity_growth_recompiles_correctly():
     assert abs(atoms.get_potential_energy() - reference.get_potential_energy(atoms.copy())) < 1e-9
 
 
+def test_older_torch_is_refused_with_a_clear_error(monkeypatch, tmp_path):
+    """torch 2.11 cannot trace the force derivative: a typed error up front, not deep in dynamo."""
+    assert torch_release("2.13.0+cpu") == (2, 13) and torch_release("2.11.0+cu130") == (2, 11)
+    assert torch_release("10.2") == (10, 2) and torch_release("nightly") == (0, 0)
+    monkeypatch.setattr(torch, "__version__", "2.11.0+cu130")
+    with pytest.raises(CompileUnavailableError, match=r"torch >= 2\.13 \(this is 2\.11\.0\+cu130"):
+        ICTPCalculator(tiny_model("float64"), device="cpu", compile=True)
+    monkeypatch.chdir(tmp_path)  # ictp-md run's outputs, if it ran
+    result = CliRunner().invoke(main, ["run", str(BPA_START), "--steps", "1", "--compile"])
+    assert result.exit_code == 5, result.output
+    assert "needs torch >= 2.13" in result.output and "Traceback" not in result.output
+
+
+@needs_new_torch
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none in this torch build/machine)")
 @pytest.mark.parametrize("compile", [False, "inductor"])
 def test_cuda_eager_and_compiled_equal_cpu(compile):
