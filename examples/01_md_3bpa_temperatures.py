@@ -12,7 +12,10 @@ through the library behind ``ictp-md run`` and reports, per temperature:
   intact runs,
 
 and draws a summary plot (``summary.png``) next to ``summary.json``. Each run writes its own folder
-``<T>K_seed<s>/`` (log, trajectory, manifest).
+``<T>K_seed<s>/`` (log, trajectory, manifest, and ``report.json``, its entry of the summary). With
+``--reuse`` a run whose ``report.json`` exists is read instead of run again: split the seeds over
+several processes (one per core, the same ``--output-dir``), then summarize them all with one more
+call with every seed and ``--reuse``.
 
 Usage (from the repository root; about 12 minutes per 10 ps run on one laptop CPU core)::
 
@@ -20,6 +23,9 @@ Usage (from the repository root; about 12 minutes per 10 ps run on one laptop CP
     python examples/01_md_3bpa_temperatures.py --seeds 0 1 2 3      # 4 runs per temperature
     python examples/01_md_3bpa_temperatures.py --time-ps 50 --device cuda
     python examples/01_md_3bpa_temperatures.py --short --model tiny.pt   # seconds; used by the tests
+    taskset -c 0 python examples/01_md_3bpa_temperatures.py --seeds 0 1 &   # two cores: half the seeds each,
+    taskset -c 1 python examples/01_md_3bpa_temperatures.py --seeds 2 3     # then the summary of all four
+    python examples/01_md_3bpa_temperatures.py --seeds 0 1 2 3 --reuse
 
 The same run from the shell, for one temperature::
 
@@ -51,7 +57,8 @@ def run_temperature(temperature_K, seed, args, model, out_dir):
         timestep_fs=args.timestep_fs, steps=steps, friction_per_ps=args.friction, seed=seed,
         interval=2 if args.short else 20, device=args.device, output_dir=out_dir,
     )
-    report = {"temperature_K": temperature_K, "seed": seed, "steps": steps, "health_stop": None}
+    report = {"temperature_K": temperature_K, "seed": seed, "steps": steps, "model": os.path.abspath(model),
+              "health_stop": None}
     try:
         run_md(settings, overwrite=True, progress=None if args.short else sys.stderr)
     except HealthStop as stop:  # an unstable run is a result here, not a failure of the script
@@ -110,6 +117,8 @@ def main():
     parser.add_argument("--device", default="auto")
     parser.add_argument("--output-dir", default="01_md_3bpa_output")
     parser.add_argument("--short", action="store_true", help="20 steps per temperature (a smoke test)")
+    parser.add_argument("--reuse", action="store_true", help="read a run's report.json where it exists "
+                        "instead of running it again")
     args = parser.parse_args()
     model = args.model or default_model_path()
     os.makedirs(args.output_dir, exist_ok=True)
@@ -118,7 +127,19 @@ def main():
     for temperature in args.temperatures:
         for seed in args.seeds:
             out_dir = os.path.join(args.output_dir, f"{temperature:g}K_seed{seed}")
-            report = run_temperature(temperature, seed, args, model, out_dir)
+            report_path = os.path.join(out_dir, "report.json")
+            if args.reuse and os.path.exists(report_path):
+                with open(report_path, encoding="utf-8") as handle:
+                    report = json.load(handle)
+                steps = 20 if args.short else int(round(args.time_ps * 1000 / args.timestep_fs))
+                if (report.get("model"), report.get("steps")) != (os.path.abspath(model), steps):
+                    sys.exit(f"error: {report_path} is a run of {report.get('steps')} steps with "
+                             f"{report.get('model')}, not of {steps} steps with {os.path.abspath(model)}; "
+                             "remove it or drop --reuse")
+            else:
+                report = run_temperature(temperature, seed, args, model, out_dir)
+                with open(report_path, "w", encoding="utf-8") as handle:
+                    json.dump(report, handle)
             reports.append(report)
             why = (report["health_stop"] or {}).get("message", "a bond stretched")
             status = "intact" if report["intact"] else f"NOT intact ({why})"

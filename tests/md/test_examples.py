@@ -37,3 +37,28 @@ def test_example_runs_in_short_mode(script, tmp_path, monkeypatch, capsys):
         assert "energy" in output and (tmp_path / "02_optimize_3bpa_output" / "3bpa_optimized.xyz").is_file()
     else:
         assert output.count("deg: E =") == 3 and {"scan.csv", "scan.png"} <= written
+
+
+def test_temperature_example_reuses_runs_of_other_processes(tmp_path, monkeypatch, capsys):
+    """Seeds split over two calls, then one --reuse call summarizes all without running them again."""
+    model = tiny_model(tmp_path / "tiny.pt")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    script = str(EXAMPLES / "01_md_3bpa_temperatures.py")
+    base = [script, "--short", "--model", model, "--device", "cpu", "--temperatures", "300"]
+    for seeds in (["0"], ["1"]):
+        monkeypatch.setattr(sys, "argv", base + ["--seeds", *seeds])
+        runpy.run_path(script, run_name="__main__")
+    trajectory = tmp_path / "01_md_3bpa_output" / "300K_seed0" / "trajectory.extxyz"
+    before = trajectory.stat().st_mtime_ns
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", base + ["--seeds", "0", "1", "--reuse"])
+    runpy.run_path(script, run_name="__main__")
+    assert "300 K: " in capsys.readouterr().out
+    assert trajectory.stat().st_mtime_ns == before  # read, not run again
+    summary = __import__("json").loads((tmp_path / "01_md_3bpa_output" / "summary.json").read_text())
+    assert sorted(r["seed"] for r in summary["runs"]) == [0, 1] and summary["temperatures"][0]["runs"] == 2
+    monkeypatch.setattr(sys, "argv", base + ["--seeds", "0", "--reuse", "--model", str(tmp_path / "other.pt")])
+    with pytest.raises(SystemExit, match="remove it or drop --reuse"):  # another model's runs are not mixed in
+        runpy.run_path(script, run_name="__main__")
+
