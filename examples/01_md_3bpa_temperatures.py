@@ -49,9 +49,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 START = os.path.join(HERE, "data", "3bpa_start.xyz")
 
 
+def n_steps(args):
+    """Steps of each run: 20 with --short, else --time-ps at --timestep-fs."""
+    return 20 if args.short else int(round(args.time_ps * 1000 / args.timestep_fs))
+
+
 def run_temperature(temperature_K, seed, args, model, out_dir):
     """One Langevin run; returns its report."""
-    steps = 20 if args.short else int(round(args.time_ps * 1000 / args.timestep_fs))
+    steps = n_steps(args)
     settings = MDSettings(
         structure=START, model=model, ensemble="nvt-langevin", temperature_K=temperature_K,
         timestep_fs=args.timestep_fs, steps=steps, friction_per_ps=args.friction, seed=seed,
@@ -131,7 +136,7 @@ def main():
             if args.reuse and os.path.exists(report_path):
                 with open(report_path, encoding="utf-8") as handle:
                     report = json.load(handle)
-                steps = 20 if args.short else int(round(args.time_ps * 1000 / args.timestep_fs))
+                steps = n_steps(args)
                 if (report.get("model"), report.get("steps")) != (os.path.abspath(model), steps):
                     sys.exit(f"error: {report_path} is a run of {report.get('steps')} steps with "
                              f"{report.get('model')}, not of {steps} steps with {os.path.abspath(model)}; "

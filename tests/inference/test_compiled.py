@@ -103,9 +103,8 @@ def test_older_torch_is_refused_with_a_clear_error(monkeypatch, tmp_path):
     assert "needs torch >= 2.13" in result.output and "Traceback" not in result.output
 
 
-@needs_new_torch
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none in this torch build/machine)")
-@pytest.mark.parametrize("compile", [False, "inductor"])
+@pytest.mark.parametrize("compile", [False, pytest.param("inductor", marks=needs_new_torch)])
 def test_cuda_eager_and_compiled_equal_cpu(compile):
     model = tiny_model("float64")
     atoms = structures()[1]  # the periodic box: energy, forces and stress
