@@ -8,6 +8,12 @@
 * ``lammps_<n>rank_s``: LAMMPS's ``Loop time`` of ``run --steps`` divided by the steps (the run's
   setup, which imports Python and makes the first model call, is not in it), for each ``--ranks``.
 
+``adapter``: without LAMMPS, the adapter's call (:class:`~ictp_calc.lammps.ICTPUnified` on the
+stand-in of one rank's ML-IAP data, ``tests/lammps_coupling/standin.py``: owned atoms, ghosts
+``--comm-cutoff`` deep, ghost neighbor lists on) against one energy + forces call of the ASE path on
+the same structure, calls interleaved in one process (``adapter_s``, ``ase_s``: medians of
+``--repeats`` each). It isolates the model's share of a LAMMPS step from LAMMPS itself.
+
 ``nve``: ``--steps`` steps (default 1000) of NVE from the same 300 K velocities in LAMMPS and in ASE
 for the 3BPA molecule: energy drift (last minus first total energy) and peak-to-peak spread.
 
@@ -18,6 +24,7 @@ last line printed is a JSON object. On a shared machine, pin with ``taskset`` an
 Usage::
 
     python benchmarks/bench_lammps.py speed --system box1k --steps 5 --ranks 1 --ranks 2
+    python benchmarks/bench_lammps.py adapter --system box8k --repeats 3
     python benchmarks/bench_lammps.py nve --steps 1000
 """
 
@@ -131,6 +138,50 @@ def speed(system, model, dtype, steps, ranks, skin):
             row[f"lammps_{n}rank_s"] = _lammps_seconds_per_step(found, tmp, settings, steps, n)
     for n in ranks:
         row[f"lammps_{n}rank_over_ase"] = row[f"lammps_{n}rank_s"] / row["ase_s"]
+    print(json.dumps(row))
+
+
+@main.command()
+@click.option("--system", type=click.Choice(["3bpa", "box1k", "box8k"]), default="box1k", show_default=True)
+@click.option("--model", type=click.Path(exists=True, dir_okay=False), default=str(SHIPPED), show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
+@click.option("--repeats", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--comm-cutoff", default=11.0, show_default=True, help="Ghost shell depth (Å), as comm_modify cutoff.")
+def adapter(system, model, dtype, repeats, comm_cutoff):
+    import warnings
+
+    from standin import rank_data
+
+    from ictp_calc.lammps import ICTPUnified
+
+    atoms = build_system(system)
+    if not atoms.pbc.all():
+        raise click.ClickException("the stand-in lays out periodic boxes only: use box1k or box8k")
+    unified = ICTPUnified(model, dtype=dtype)
+    species = np.array([unified.element_types.index(s) for s in atoms.get_chemical_symbols()])
+    data = rank_data(atoms, species, unified.cutoff, comm_cutoff)
+    calc = ICTPCalculator(model, device="cpu", dtype=dtype, skin=0.0)
+    atoms.calc = calc
+
+    def ase_call():
+        calc.results = {}
+        calc.calculate(atoms, ["energy", "forces"], ["positions"])
+
+    calls = {"ase_s": ase_call, "adapter_s": lambda: unified.compute_forces(data)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random packings leave a few close contacts
+        for call in calls.values():  # warm-up
+            call()
+        times = {name: [] for name in calls}
+        for _ in range(repeats):  # interleaved
+            for name, call in calls.items():
+                start = time.perf_counter()
+                call()
+                times[name].append(time.perf_counter() - start)
+    row = {"system": system, "atoms": len(atoms), "owned": data.nlocal, "ghosts": data.ntotal - data.nlocal,
+           "pairs": data.npairs, "dtype": dtype, "repeats": repeats}
+    row.update({name: statistics.median(t) for name, t in times.items()})
+    row["adapter_over_ase"] = row["adapter_s"] / row["ase_s"]
     print(json.dumps(row))
 
 

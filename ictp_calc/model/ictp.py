@@ -35,13 +35,11 @@ class Layer(nn.Module):
         self.linear_out = RankLinear(P, F, l_out)
         self.skip = SpeciesLinear(F, F, S, min(l_in, l_out))
 
-    def forward(
-        self, h, species, edge_attrs, edge_feats, layout: EdgeLayout, n_out: Optional[int] = None
-    ) -> torch.Tensor:
-        """``n_out``: update only the first ``n_out`` atoms (all of ``h`` still send messages)."""
-        a = self.interaction(h, edge_attrs, edge_feats, layout)
-        if n_out is not None and n_out < h.shape[0]:
-            a, h, species = a[:n_out], h[:n_out], species[:n_out]
+    def forward(self, h, species, edge_attrs, edge_feats, layout: EdgeLayout) -> torch.Tensor:
+        """Updates the layout's receivers, the first ``layout.n_nodes`` atoms (all of ``h`` send)."""
+        a = self.interaction(h, edge_attrs, edge_feats, layout)  # [n_receivers, ...]
+        if a.shape[0] < h.shape[0]:
+            h, species = h[: a.shape[0]], species[: a.shape[0]]
         out = self.linear_out(self.product(a, species))
         skip = self.skip(h, species)
         if skip.shape[1] == out.shape[1]:
@@ -153,7 +151,8 @@ class ICTPModel(nn.Module):
             edge_index, vectors = edge_index.index_select(1, keep), vectors.index_select(0, keep)
         # Edge quantities live in the padded slot layout of the fused convolution; padding slots
         # get a vector longer than the cutoff, hence exactly zero radial features and messages.
-        layout = edge_layout(edge_index, n_nodes, max_slots=max(256, (1 << 20) // c.n_hidden_feats))
+        max_slots = max(256, (1 << 20) // c.n_hidden_feats)
+        layout = edge_layout(edge_index, n_receivers, max_slots=max_slots, n_senders=n_nodes)
         vectors = layout.to_slots(vectors, self._padding_vector())  # [S, 3]
         return self._slot_features(vectors) + (layout,)
 
@@ -208,7 +207,7 @@ class ICTPModel(nn.Module):
         for layer, readout, n_out in zip(self.layers, self.readouts, sizes):
             if edges_for != (h.shape[0], n_out):
                 edges, edges_for = self._edge_inputs(edge_index, vectors, h.shape[0], n_out), (h.shape[0], n_out)
-            h = layer(h, species, *edges, n_out=n_out)
+            h = layer(h, species, *edges)  # [n_out, ...]
             energy_t = readout(h[:, 0])
             if n_out < n_nodes:
                 energy_t = torch.nn.functional.pad(energy_t, (0, n_nodes - n_out))

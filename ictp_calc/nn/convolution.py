@@ -18,8 +18,9 @@ intermediates and so neither recomputes them nor runs a backward written in Pyth
 :func:`dense_layout` is the alternative for ``torch.compile``: one chunk of ``K`` slots per receiver
 in node order, built without host reads (:func:`dense_slots`), also differentiated by autograd.
 
-Shapes: ``h [N, D_in, F]``, ``radial [S, n_paths, F]`` and ``edge_attrs [S, D_e]`` in slot
-layout (``S`` slots), output ``[N, Q, F]`` with ``Q = sum_p (2 l3 + 1)`` (paths in order).
+Shapes: ``h [N_s, D_in, F]``, ``radial [S, n_paths, F]`` and ``edge_attrs [S, D_e]`` in slot
+layout (``S`` slots), output ``[N, Q, F]`` with ``Q = sum_p (2 l3 + 1)`` (paths in order). The
+receivers are the first ``N <= N_s`` atoms (``N < N_s`` in LAMMPS, where outer ghosts only send).
 """
 
 from __future__ import annotations
@@ -64,9 +65,10 @@ class EdgeLayout:
     """Padded slot layout of the edges (see the module docstring).
 
     Attributes:
-        n_nodes: N. n_edges: E. n_slots: S (>= E).
+        n_nodes: N, the receivers (rows of the output). n_edges: E. n_slots: S (>= E).
         slot_of_edge: ``[E]`` slot of each edge.
-        sender_of_slot: ``[S]`` sender of each slot, ``N`` for padding slots.
+        sender_of_slot: ``[S]`` sender of each slot, ``n_senders`` for padding slots.
+        n_senders: the rows of ``h`` (>= N; more where only the first N atoms receive, as in LAMMPS).
         node_order: ``[N]`` receivers in chunk order; ``inverse_order`` undoes it (both None in
             the dense layout, whose one chunk holds the nodes in their own order).
         chunks: the blocks of consecutive slots.
@@ -80,6 +82,11 @@ class EdgeLayout:
     node_order: Optional[torch.Tensor]
     inverse_order: Optional[torch.Tensor]
     chunks: List[Chunk]
+    n_senders: int = -1
+
+    def __post_init__(self):
+        if self.n_senders < 0:
+            self.n_senders = self.n_nodes
 
     @property
     def dense(self) -> bool:
@@ -93,14 +100,23 @@ class EdgeLayout:
 
 
 def edge_layout(
-    edge_index: torch.Tensor, n_nodes: int, max_slots: int = 4096, min_fill: float = 0.75
+    edge_index: torch.Tensor,
+    n_nodes: int,
+    max_slots: int = 4096,
+    min_fill: float = 0.75,
+    n_senders: Optional[int] = None,
 ) -> EdgeLayout:
     """Slot layout for edges ``i <- j`` in any order.
 
     Receivers are sorted by in-degree; a chunk ends when it would exceed ``max_slots`` slots or
     when the next receiver's degree falls below ``min_fill`` times the chunk's width (which bounds
     the padding). Reads the in-degrees back to the host once, to fix the chunk shapes.
+
+    Args:
+        n_nodes: receivers: every ``edge_index[0]`` is below it, and the convolution has this many rows.
+        n_senders: rows of the sender features (default ``n_nodes``); every ``edge_index[1]`` is below it.
     """
+    n_senders = n_nodes if n_senders is None else int(n_senders)
     receiver, sender = edge_index[0], edge_index[1]
     n_edges, device = receiver.shape[0], receiver.device
     counts = torch.bincount(receiver, minlength=n_nodes).cpu()
@@ -126,11 +142,13 @@ def edge_layout(
     sorted_receiver = receiver.index_select(0, by_receiver)
     rank[by_receiver] = torch.arange(n_edges, device=device) - first.to(device).index_select(0, sorted_receiver)
     slot_of_edge = node_base.to(device).index_select(0, receiver) + rank
-    sender_of_slot = torch.full((slot,), n_nodes, dtype=torch.long, device=device).index_copy(0, slot_of_edge, sender)
+    sender_of_slot = torch.full((slot,), n_senders, dtype=torch.long, device=device).index_copy(0, slot_of_edge, sender)
     node_order = node_order.to(device)
     inverse_order = torch.empty_like(node_order)
     inverse_order[node_order] = torch.arange(n_nodes, device=device)
-    return EdgeLayout(n_nodes, n_edges, slot, slot_of_edge, sender_of_slot, node_order, inverse_order, chunks)
+    return EdgeLayout(
+        n_nodes, n_edges, slot, slot_of_edge, sender_of_slot, node_order, inverse_order, chunks, n_senders
+    )
 
 
 def dense_slots(receiver: torch.Tensor, sender: torch.Tensor, n_nodes: int, max_neighbors: int):

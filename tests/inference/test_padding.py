@@ -20,7 +20,8 @@ def test_grow_capacity_holds_the_need_in_steps():
         assert cap >= needed and cap % 8 == 0 and cap - needed < 8
     caps = Capacities(8, 64, 4)
     assert caps.grown(8, 64, 4) is not None and caps.grown(8, 64, 4) == caps
-    assert caps.grown(9, 10, 4) == Capacities(16, 64, 4)
+    assert caps.grown(9, 10, 4) == Capacities(10, 64, 4)  # atoms: 1.25 * 8, not rounded up
+    assert Capacities(0, 0, 0).grown(27, 438, 23) == Capacities(27, 448, 24)  # 3BPA: atoms exact
 
 
 def test_dense_slots_place_each_edge_in_its_receivers_block():

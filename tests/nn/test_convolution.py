@@ -61,6 +61,31 @@ def test_fused_equals_reference_with_derivatives(dtype, tol, max_slots, min_fill
         torch.testing.assert_close(a, b, rtol=tol["rtol"] * 10, atol=tol["atol"] * 100)
 
 
+@pytest.mark.parametrize("max_slots", [1, 12, 4096])
+def test_fewer_receivers_than_senders_gives_their_rows(dtype, tol, max_slots, small_graph):
+    # As in LAMMPS: only the first atoms receive, every atom sends. The output has the receivers'
+    # rows only, equal to those of the full convolution, and so are the gradients.
+    paths, tables, edge_index, (h, radial, attrs) = _problem(dtype, n_nodes=12, n_edges=60)
+    n_receivers = 5
+    keep = edge_index[0] < n_receivers
+    sub_index, sub_radial, sub_attrs = edge_index[:, keep], radial[keep], attrs[keep]
+    layout = edge_layout(sub_index, n_receivers, max_slots=max_slots, n_senders=h.shape[0])
+    assert layout.n_nodes == n_receivers and layout.n_senders == h.shape[0]
+    assert (layout.sender_of_slot <= h.shape[0]).all()
+    zero = torch.zeros((), dtype=dtype)
+    stacked = stack_couplings(paths, tables, 3)
+    out = fused_convolution(
+        h, layout.to_slots(sub_radial, zero), layout.to_slots(sub_attrs, zero), paths, stacked, layout
+    )
+    direct = reference_convolution(h, radial, attrs, paths, tables, edge_index)
+    assert out.shape[0] == n_receivers
+    torch.testing.assert_close(out, direct[:n_receivers], **tol)
+    weight = torch.randn(out.shape, generator=torch.Generator().manual_seed(3), dtype=dtype)
+    (grad_h,) = torch.autograd.grad((out * weight).sum(), h)
+    (expected,) = torch.autograd.grad((direct[:n_receivers] * weight).sum(), h)
+    torch.testing.assert_close(grad_h, expected, **tol)
+
+
 def test_layout_places_every_edge_once_and_pads_with_sentinels():
     _, _, edge_index, (h, _, _) = _problem(torch.float64)
     layout = edge_layout(edge_index, h.shape[0], max_slots=12)
