@@ -10,9 +10,10 @@
 
 ``adapter``: without LAMMPS, the adapter's call (:class:`~ictp_calc.lammps.ICTPUnified` on the
 stand-in of one rank's ML-IAP data, ``tests/lammps_coupling/standin.py``: owned atoms, ghosts
-``--comm-cutoff`` deep, ghost neighbor lists on) against one energy + forces call of the ASE path on
-the same structure, calls interleaved in one process (``adapter_s``, ``ase_s``: medians of
-``--repeats`` each). It isolates the model's share of a LAMMPS step from LAMMPS itself.
+``--comm-cutoff`` deep, ghost neighbor lists on, pairs within cutoff + ``--skin``) against one
+energy + forces call of the ASE path on the same structure, calls interleaved in one process
+(``adapter_s``, ``ase_s``: medians of ``--repeats`` each). It isolates the model's share of a
+LAMMPS step from LAMMPS itself.
 
 ``nve``: ``--steps`` steps (default 1000) of NVE from the same 300 K velocities in LAMMPS and in ASE
 for the 3BPA molecule: energy drift (last minus first total energy) and peak-to-peak spread.
@@ -147,7 +148,8 @@ def speed(system, model, dtype, steps, ranks, skin):
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1))
 @click.option("--comm-cutoff", default=11.0, show_default=True, help="Ghost shell depth (Å), as comm_modify cutoff.")
-def adapter(system, model, dtype, repeats, comm_cutoff):
+@click.option("--skin", default=1.0, show_default=True, help="Pairs are listed within cutoff + skin, as in LAMMPS.")
+def adapter(system, model, dtype, repeats, comm_cutoff, skin):
     import warnings
 
     from standin import rank_data
@@ -159,7 +161,7 @@ def adapter(system, model, dtype, repeats, comm_cutoff):
         raise click.ClickException("the stand-in lays out periodic boxes only: use box1k or box8k")
     unified = ICTPUnified(model, dtype=dtype)
     species = np.array([unified.element_types.index(s) for s in atoms.get_chemical_symbols()])
-    data = rank_data(atoms, species, unified.cutoff, comm_cutoff)
+    data = rank_data(atoms, species, unified.cutoff + skin, comm_cutoff)
     calc = ICTPCalculator(model, device="cpu", dtype=dtype, skin=0.0)
     atoms.calc = calc
 

@@ -17,6 +17,7 @@ LAMMPS handed over a ghost shell deep enough:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -34,7 +35,8 @@ class PairGraph:
     Attributes:
         atoms: ``[n]`` LAMMPS indices of the kept atoms, owned atoms first (``atoms[:nlocal]`` is
             ``0..nlocal-1``), then by hop depth.
-        pairs: ``[m]`` indices into LAMMPS's pair arrays of the kept pairs.
+        pairs: ``[m]`` indices into LAMMPS's pair arrays of the kept pairs (all within the cutoff
+            when :func:`prune_pairs` was given one).
         receiver: ``[m]`` new index of each kept pair's ``pair_i``.
         sender: ``[m]`` new index of each kept pair's ``pair_j``.
         depth: ``[n]`` hop depth of each kept atom.
@@ -58,18 +60,36 @@ def hop_depth(nlocal: int, ntotal: int, pair_i: np.ndarray, pair_j: np.ndarray, 
     return depth
 
 
-def prune_pairs(nlocal: int, ntotal: int, pair_i: np.ndarray, pair_j: np.ndarray, n_layers: int) -> PairGraph:
-    """Atoms of depth ``<= n_layers`` and pairs with a receiver of depth ``< n_layers``, renumbered."""
+def prune_pairs(
+    nlocal: int,
+    ntotal: int,
+    pair_i: np.ndarray,
+    pair_j: np.ndarray,
+    n_layers: int,
+    rij: Optional[np.ndarray] = None,
+    cutoff: Optional[float] = None,
+) -> PairGraph:
+    """Atoms of depth ``<= n_layers`` and pairs with a receiver of depth ``< n_layers``, renumbered.
+
+    With ``rij`` and ``cutoff``, pairs at or beyond the cutoff are dropped first. LAMMPS lists the
+    pairs within cutoff + neighbor skin; those beyond the cutoff contribute exactly nothing, and hops
+    over them would widen each layer's shell of ghost atoms by the skin.
+    """
     pair_i = np.asarray(pair_i, dtype=np.int64)
     pair_j = np.asarray(pair_j, dtype=np.int64)
+    candidates = np.arange(pair_i.shape[0])
+    if rij is not None and cutoff is not None:
+        rij = np.asarray(rij, dtype=np.float64)
+        candidates = np.nonzero(np.einsum("pa,pa->p", rij, rij) < cutoff * cutoff)[0]
+        pair_i, pair_j = pair_i[candidates], pair_j[candidates]
     depth = hop_depth(nlocal, ntotal, pair_i, pair_j, n_layers)
     # A stable sort by depth keeps owned atoms first and in LAMMPS order.
     atoms = np.argsort(depth, kind="stable")
     atoms = atoms[depth[atoms] <= n_layers]
     new_index = np.full(ntotal, -1, dtype=np.int64)
     new_index[atoms] = np.arange(atoms.shape[0])
-    pairs = np.nonzero(depth[pair_i] < n_layers)[0]
-    return PairGraph(atoms, pairs, new_index[pair_i[pairs]], new_index[pair_j[pairs]], depth[atoms])
+    kept = np.nonzero(depth[pair_i] < n_layers)[0]
+    return PairGraph(atoms, candidates[kept], new_index[pair_i[kept]], new_index[pair_j[kept]], depth[atoms])
 
 
 def check_ghost_neighbors(graph: PairGraph, nlocal: int, n_layers: int) -> None:

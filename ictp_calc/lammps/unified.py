@@ -169,7 +169,7 @@ class ICTPUnified:
             rij = np.zeros((0, 3))
         else:
             pair_i, pair_j, rij = np.asarray(data.pair_i), np.asarray(data.pair_j), np.asarray(data.rij)
-        graph = prune_pairs(nlocal, ntotal, pair_i, pair_j, self.n_layers)
+        graph = prune_pairs(nlocal, ntotal, pair_i, pair_j, self.n_layers, rij=rij, cutoff=self.cutoff)
         check_ghost_neighbors(graph, nlocal, self.n_layers)
         if self.n_calls == 0 and self.check_ghost_shell:
             self._check_shell(graph, nlocal, ntotal, pair_i, pair_j, rij)

@@ -82,6 +82,29 @@ def test_far_ghosts_are_pruned_without_changing_results(model_file):
     np.testing.assert_allclose(deep.owner_forces(len(atoms)), ref_forces, rtol=1e-10, atol=1e-10)
 
 
+def test_skin_pairs_do_not_widen_the_ghost_shells(model_file):
+    # LAMMPS lists pairs within cutoff + skin. Hops over the pairs beyond the cutoff would make each
+    # layer run on a shell of ghosts one skin deeper; the pruned graph must be that of exact pairs.
+    atoms = methanol_liquid((2, 2, 2), seed=6)
+    species = species_indices(atoms.numbers, (1, 6, 7, 8))
+    exact = rank_data(atoms, species, CUTOFF, COMM)
+    listed = rank_data(atoms, species, CUTOFF + SKIN, COMM)  # same atoms, more pairs
+    assert np.array_equal(exact.owner, listed.owner) and listed.npairs > exact.npairs
+    reference = prune_pairs(exact.nlocal, exact.ntotal, exact.pair_i, exact.pair_j, 2)
+    pruned = prune_pairs(listed.nlocal, listed.ntotal, listed.pair_i, listed.pair_j, 2, listed.rij, CUTOFF)
+    np.testing.assert_array_equal(pruned.atoms, reference.atoms)
+    np.testing.assert_array_equal(pruned.depth, reference.depth)
+    assert pruned.pairs.shape == reference.pairs.shape
+    assert (np.linalg.norm(listed.rij[pruned.pairs], axis=1) < CUTOFF).all()
+    wide = prune_pairs(listed.nlocal, listed.ntotal, listed.pair_i, listed.pair_j, 2)
+    assert wide.atoms.shape[0] > pruned.atoms.shape[0]  # what counting skin pairs would cost
+    ICTPUnified(model_file).compute_forces(listed)
+    ref_energy, _, ref_forces, ref_virial = _reference(model_file, atoms, "float64")
+    np.testing.assert_allclose(listed.energy, ref_energy, rtol=1e-12)
+    np.testing.assert_allclose(listed.owner_forces(len(atoms)), ref_forces, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(listed.virial, ref_virial, rtol=1e-10, atol=1e-10)
+
+
 def test_ghosts_without_neighbor_lists_are_refused(model_file):
     atoms = methanol_liquid((2, 2, 2), seed=3)
     species = species_indices(atoms.numbers, (1, 6, 7, 8))
