@@ -38,8 +38,7 @@ class Layer(nn.Module):
     def forward(self, h, species, edge_attrs, edge_feats, layout: EdgeLayout) -> torch.Tensor:
         """Updates the layout's receivers, the first ``layout.n_nodes`` atoms (all of ``h`` send)."""
         a = self.interaction(h, edge_attrs, edge_feats, layout)  # [n_receivers, ...]
-        if a.shape[0] < h.shape[0]:
-            h, species = h[: a.shape[0]], species[: a.shape[0]]
+        h, species = h[: a.shape[0]], species[: a.shape[0]]  # views; species may cover more atoms
         out = self.linear_out(self.product(a, species))
         skip = self.skip(h, species)
         if skip.shape[1] == out.shape[1]:
