@@ -422,7 +422,7 @@ def run_benchmark(
     compiled_s = compile_s = None
     if compile_backend:  # the padded graph compiled once; then eager and compiled calls interleaved
         potential = CompiledPotential(model, backend=compile_backend)
-        potential.prepare(graph, int(torch.bincount(graph[keys.EDGE_INDEX][0]).max()))
+        potential.prepare(graph)
         start = time.perf_counter()
         check_forces("ICTP compiled", potential(graph), n_atoms)
         compile_s = time.perf_counter() - start

@@ -302,8 +302,8 @@ class ICTPCalculator(Calculator):
                 keys.N_ATOMS: torch.full((1,), n_atoms, dtype=torch.long, device=device),
             }
             self._static_build = self.neighbors.n_builds
-            if self.compiled is not None:  # largest in-degree from the host copy of the list
-                self.compiled.prepare(self._static, int(np.bincount(receiver).max()) if n_edges else 0)
+            if self.compiled is not None:
+                self.compiled.prepare(self._static)
         assert self._static is not None
         # Positions and cell: one tensor, already in the model's dtype and length unit.
         np_dtype = np.float32 if self.dtype == torch.float32 else np.float64

@@ -18,10 +18,18 @@ BATCH = "batch"  # [n_atoms] int64 | graph index of each atom
 N_ATOMS = "n_atoms"  # [n_graphs] int64 | atoms per graph
 LAYER_SIZES = "layer_sizes"  # [n_layers] int64, optional | layer t updates only atoms 0..layer_sizes[t]-1
 
-# Optional dense slot layout (ictp_calc.inference.padding); with it the model runs without host
-# reads and with fixed shapes (torch.compile). K = slots per atom (>= the largest in-degree).
-EDGE_SLOT = "edge_slot"  # [n_edges] int64 | slot i*K + rank of each edge; n_atoms*K: padding edge (ignored)
-SLOT_SENDER = "slot_sender"  # [n_atoms, K] int64 | sender of each slot; n_atoms for an empty slot
+# Optional padded slot layout (ictp_calc.inference.padding); with it the model runs without host
+# reads and with fixed shapes (torch.compile). Atoms sorted by in-degree fill buckets b of c_b atoms
+# with K_b slots each (K_b >= their in-degrees); S = sum_b c_b K_b slots in all.
+EDGE_SLOT = "edge_slot"  # [n_edges] int64 | slot of each edge; S: padding edge (ignored)
+SLOT_NODES = "slot_nodes"  # [n_atoms] int64 | atoms in slot order (bucket by bucket)
+SLOT_SENDER = "slot_sender"  # prefix: slot_sender(b) = "slot_sender_b", [c_b, K_b] int64 | senders; n_atoms if empty
+
+
+def slot_sender(bucket: int) -> str:
+    """Key of bucket ``bucket``'s sender table (see :data:`SLOT_SENDER`)."""
+    return f"{SLOT_SENDER}_{bucket}"
+
 
 # Outputs
 NODE_ENERGY = "energies"  # [n_atoms] | per-atom energy, eV

@@ -1,13 +1,13 @@
 """Fast inference: padded, sync-free graphs for ``torch.compile`` and the choice of CPU threads.
 
 :mod:`~ictp_calc.inference.padding` pads a graph to capacities that grow in steps and builds the
-dense slot layout without host reads; :mod:`~ictp_calc.inference.compiled` compiles energy, forces
+bucketed slot layout without host reads; :mod:`~ictp_calc.inference.compiled` compiles energy, forces
 and stress of a model once per capacity; :mod:`~ictp_calc.inference.threads` chooses a thread count
 for a system size. Nothing here changes global torch state.
 """
 
 from .compiled import MIN_TORCH, CompiledPotential, CompileUnavailableError
-from .padding import Capacities, grow_capacity, pad_graph
+from .padding import Capacities, grow_capacity, in_degrees, pad_graph, plan_buckets
 from .threads import SMALL_SYSTEM_ATOMS, choose_threads
 
 __all__ = [
@@ -18,5 +18,7 @@ __all__ = [
     "SMALL_SYSTEM_ATOMS",
     "choose_threads",
     "grow_capacity",
+    "in_degrees",
     "pad_graph",
+    "plan_buckets",
 ]

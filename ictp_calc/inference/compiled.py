@@ -21,7 +21,7 @@ import torch
 
 from .. import keys
 from ..model import ICTPModel, compute_properties
-from .padding import Capacities, pad_positions, pad_static, unpad_outputs
+from .padding import Capacities, in_degrees, pad_positions, pad_static, unpad_outputs
 
 __all__ = ["CompiledPotential", "CompileUnavailableError", "MIN_TORCH"]
 
@@ -74,18 +74,20 @@ class CompiledPotential:
         self.n_edges = 0
         self._static: Optional[Graph] = None
 
-    def prepare(self, graph: Graph, max_in_degree: int) -> None:
+    def prepare(self, graph: Graph) -> None:
         """Pad the parts of ``graph`` that change only with the neighbor list (call after each rebuild).
+
+        Reads the in-degrees back to the host once (the capacities' buckets must hold them); the
+        calls that follow read nothing back.
 
         Args:
             graph: the unpadded graph (its positions and cell are not used here).
-            max_in_degree: the largest number of edges of one receiver (known on the host where the
-                neighbor list was built); the capacities grow to hold it.
         """
         n_atoms, n_edges = graph[keys.SPECIES].shape[0], graph[keys.EDGE_INDEX].shape[1]
         self.n_edges = n_edges
-        current = self.capacities or Capacities(0, 0, 0)
-        grown = current.grown(n_atoms, n_edges, max(int(max_in_degree), 1))
+        degrees = in_degrees(graph, n_atoms)
+        current = self.capacities or Capacities(0, 0)
+        grown = current.grown(n_atoms, n_edges, degrees)
         if grown != current:
             self.capacities = grown
             self.n_capacity_changes += 1
@@ -97,7 +99,7 @@ class CompiledPotential:
         :meth:`prepare` must have been called for the graph's current neighbor list.
         """
         if self._static is None or self.capacities is None:
-            raise RuntimeError("CompiledPotential.prepare(graph, max_in_degree) must be called first")
+            raise RuntimeError("CompiledPotential.prepare(graph) must be called first")
         padded = {**self._static, **pad_positions(graph[keys.POSITIONS], graph[keys.CELL], self.capacities)}
         # Dynamo traces torch.autograd.grad only with this option, and the compiled code of every
         # capacity (and model) counts against one recompile limit; patched here, not globally.

@@ -1,26 +1,43 @@
-"""Graphs padded to capacities, in the dense slot layout: fixed shapes for ``torch.compile``.
+"""Graphs padded to capacities, in a bucketed slot layout: fixed shapes for ``torch.compile``.
 
 A padded graph has ``n_atoms``/``n_edges`` capacities instead of the true counts and one extra
 graph that holds the padding atoms (zero cell, never reported); padding edges carry the slot
-``n_atoms * K`` and are ignored (:data:`ictp_calc.keys.EDGE_SLOT`). Capacities grow in steps
-(:func:`grow_capacity`), so an MD run whose neighbor count changes reuses one shape, hence one
-compiled graph. Everything here is tensor operations on the graph's device, without host reads.
+``n_slots`` and are ignored (:data:`ictp_calc.keys.EDGE_SLOT`). The atoms, sorted by in-degree,
+fill *buckets* of a fixed number of atoms with a fixed number of slots each, the chunks of the
+convolution (:func:`~ictp_calc.nn.convolution.bucket_slots`): a molecule's hydrogens get fewer slots
+than its carbons (3BPA: 11 x 26 + 10 x 20 + 6 x 14 = 570 slots for 438 edges, where one width for
+all atoms would take 27 x 26 = 702). Capacities grow in steps (:func:`grow_capacity`), so an MD run whose
+neighbor count changes reuses one shape, hence one compiled graph. Everything but
+:meth:`Capacities.grown` (host side, once per neighbor list) is tensor operations on the graph's
+device, without host reads.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 
 from .. import keys
-from ..nn.convolution import dense_slots
+from ..nn.convolution import bucket_slots
 
-__all__ = ["Capacities", "grow_capacity", "pad_graph", "pad_positions", "pad_static", "unpad_outputs"]
+__all__ = [
+    "Capacities",
+    "grow_capacity",
+    "in_degrees",
+    "pad_graph",
+    "pad_positions",
+    "pad_static",
+    "plan_buckets",
+    "unpad_outputs",
+]
 
 Graph = Dict[str, torch.Tensor]
+
+MAX_BUCKETS = 4  # more chunks mean more kernels per layer; four hold the usual spread of degrees
+MIN_FILL = 0.75  # a bucket ends where the degree falls below this fraction of its first atom's
 
 
 def grow_capacity(needed: int, current: int = 0, multiple: int = 8, factor: float = 1.25) -> int:
@@ -30,40 +47,95 @@ def grow_capacity(needed: int, current: int = 0, multiple: int = 8, factor: floa
     return multiple * math.ceil(max(needed, factor * current) / multiple)
 
 
+def in_degrees(graph: Graph, n_atoms: int) -> List[int]:
+    """In-degrees of the first ``n_atoms`` atoms, sorted in descending order (one host read)."""
+    counts = torch.bincount(graph[keys.EDGE_INDEX][0], minlength=n_atoms)
+    return counts.sort(descending=True).values.tolist()
+
+
+def plan_buckets(degrees: Sequence[int]) -> Tuple[Tuple[int, int], ...]:
+    """Buckets ``(atoms, slots per atom)`` for in-degrees sorted in descending order.
+
+    A bucket starts at the largest degree ``d`` not yet placed and takes every following atom whose
+    degree is at least :data:`MIN_FILL` times it (the last of :data:`MAX_BUCKETS` takes the rest).
+    Its width is ``d`` plus ``max(2, d / 10)`` of headroom, rounded up to even: the degrees of a
+    molecule in MD fluctuate by that much (3BPA, 5.5 Å: up to +2 at 300 K, +4 at 1200 K over 1.5 ps),
+    and each bucket that outgrows its width costs a compilation.
+    """
+    buckets, start, n = [], 0, len(degrees)
+    while start < n:
+        stop, d = n, degrees[start]
+        if len(buckets) < MAX_BUCKETS - 1:
+            stop = next((i for i in range(start + 1, n) if degrees[i] < MIN_FILL * d), n)
+        buckets.append((stop - start, grow_capacity(d + max(2, math.ceil(d / 10)), 0, 2)))
+        start = stop
+    return tuple(buckets)
+
+
 @dataclass(frozen=True)
 class Capacities:
-    """Padded sizes: atoms (all graphs), edges, and slots per atom ``K`` (>= the largest in-degree)."""
+    """Padded sizes: atoms (all graphs), edges, and the buckets ``(atoms, slots per atom)``.
+
+    The buckets' atoms add up to ``n_atoms``; their widths are in descending order.
+    """
 
     n_atoms: int
     n_edges: int
-    max_neighbors: int
+    buckets: Tuple[Tuple[int, int], ...] = ()
 
-    def grown(self, n_atoms: int, n_edges: int, max_neighbors: int) -> "Capacities":
-        """These capacities, each grown where it is too small for the given sizes (else ``self``).
+    @property
+    def n_slots(self) -> int:
+        """Slots of the layout, ``sum_b atoms_b * width_b``."""
+        return sum(c * k for c, k in self.buckets)
 
-        Atoms are not rounded up: an MD run keeps its atom count, and every padding atom would cost
-        ``max_neighbors`` slots of the dense layout (3BPA: 27 atoms padded to 32 made a compiled call
-        about 12 % slower). Growth by 25 % still bounds the recompilations when the count changes.
+    def holds(self, degrees: Sequence[int]) -> bool:
+        """True if every bucket is at least as wide as the largest of its atoms' sorted ``degrees``."""
+        start = 0
+        for c, k in self.buckets:
+            if c and start < len(degrees) and degrees[start] > k:
+                return False
+            start += c
+        return True
+
+    def grown(self, n_atoms: int, n_edges: int, degrees: Sequence[int]) -> "Capacities":
+        """These capacities, grown where too small for a graph (else ``self``).
+
+        Args:
+            n_atoms, n_edges: the graph's sizes.
+            degrees: its atoms' in-degrees in descending order (:func:`in_degrees`).
+
+        Atoms are not rounded up: an MD run keeps its atom count, and every padding atom costs
+        slots. Growth by 25 % still bounds the recompilations when the count changes; the buckets are
+        then planned again. With the atom count kept, a bucket too narrow for its atoms widens by at
+        least 25 % (:func:`grow_capacity`).
         """
-        return Capacities(
-            grow_capacity(n_atoms, self.n_atoms, 1),
-            grow_capacity(n_edges, self.n_edges, 64),
-            grow_capacity(max_neighbors, self.max_neighbors, 4),
-        )
+        atoms = grow_capacity(n_atoms, self.n_atoms, 1)
+        edges = grow_capacity(n_edges, self.n_edges, 64)
+        degrees = list(degrees) + [0] * (atoms - len(degrees))  # padding atoms have no edges
+        if atoms != self.n_atoms or not self.buckets:
+            buckets = plan_buckets(degrees)
+        else:
+            buckets, start = [], 0
+            for c, k in self.buckets:
+                buckets.append((c, grow_capacity(degrees[start], k, 2) if c else k))
+                start += c
+            buckets = tuple(buckets)
+        grown = Capacities(atoms, edges, buckets)
+        return self if grown == self else grown
 
 
 def pad_static(graph: Graph, caps: Capacities) -> Graph:
     """Everything but positions and cell, padded (see the module docstring); ``[G]`` -> ``[G + 1]`` graphs.
 
-    The caller guarantees that ``caps`` holds the graph (atoms, edges, largest in-degree).
+    The caller guarantees that ``caps`` holds the graph (atoms, edges, in-degrees per bucket).
     """
     species, edge_index = graph[keys.SPECIES], graph[keys.EDGE_INDEX]
     n_atoms, n_edges, device = species.shape[0], edge_index.shape[1], species.device
-    n_graphs, k = graph[keys.PBC].shape[0], caps.max_neighbors
+    n_graphs = graph[keys.PBC].shape[0]
     pad_atoms, pad_edges = caps.n_atoms - n_atoms, caps.n_edges - n_edges
     if pad_atoms < 0 or pad_edges < 0:
         raise ValueError(f"capacities {caps} are too small for {n_atoms} atoms and {n_edges} edges")
-    slot, senders = dense_slots(edge_index[0], edge_index[1], caps.n_atoms, k)
+    slot, node_order, tables = bucket_slots(edge_index[0], edge_index[1], caps.n_atoms, caps.buckets)
     zeros = edge_index.new_zeros
     return {
         keys.SPECIES: torch.cat([species, zeros(pad_atoms)]),
@@ -72,8 +144,9 @@ def pad_static(graph: Graph, caps: Capacities) -> Graph:
         keys.PBC: torch.cat([graph[keys.PBC], graph[keys.PBC].new_zeros(1, 3)]),
         keys.EDGE_INDEX: torch.cat([edge_index, zeros(2, pad_edges)], dim=1),
         keys.CELL_SHIFTS: torch.cat([graph[keys.CELL_SHIFTS], graph[keys.CELL_SHIFTS].new_zeros(pad_edges, 3)]),
-        keys.EDGE_SLOT: torch.cat([slot, slot.new_full((pad_edges,), caps.n_atoms * k)]),
-        keys.SLOT_SENDER: senders,
+        keys.EDGE_SLOT: torch.cat([slot, slot.new_full((pad_edges,), caps.n_slots)]),
+        keys.SLOT_NODES: node_order,
+        **{keys.slot_sender(b): table for b, table in enumerate(tables)},
     }
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .. import keys
-from ..nn.convolution import EdgeLayout, dense_layout, edge_layout
+from ..nn.convolution import EdgeLayout, edge_layout, padded_layout
 from ..nn import Interaction, LinearReadout, MLPReadout, ProductBasis, RadialEmbedding, RankLinear, SpeciesLinear
 from ..tensors import harmonic_matrix, harmonics
 from .config import ModelConfig
@@ -168,19 +168,24 @@ class ICTPModel(nn.Module):
         edge_feats = self.radial_embedding(lengths)  # [S, B]; exactly 0 beyond the cutoff
         return edge_attrs, edge_feats
 
-    def _dense_slots(self, graph, vectors: torch.Tensor, padding: torch.Tensor):
-        """Dense layout (graph keys ``edge_slot``, ``slot_sender``) and slot vectors ``[N K, 3]``.
+    def _padded_slots(self, graph, vectors: torch.Tensor, padding: torch.Tensor):
+        """Padded layout (graph keys ``edge_slot``, ``slot_nodes``, ``slot_sender_b``) and slot vectors ``[S, 3]``.
 
         Edges beyond the cutoff and padding edges are masked to the padding vector, not dropped:
         no data-dependent shapes and no host reads.
         """
-        slot, senders = graph[keys.EDGE_SLOT], graph[keys.SLOT_SENDER]
-        n_slots = senders.shape[0] * senders.shape[1]
+        tables, b = [], 0
+        while keys.slot_sender(b) in graph:
+            tables.append(graph[keys.slot_sender(b)])
+            b += 1
+        slot = graph[keys.EDGE_SLOT]
+        layout = padded_layout(graph[keys.SLOT_NODES], tables, slot)
+        n_slots = layout.n_slots
         inside = (vectors.detach().norm(dim=-1) < self.config.cutoff) & (slot < n_slots)
         vectors = torch.where(inside.unsqueeze(-1), vectors, padding)
         # Padding edges land in one extra slot, dropped afterwards.
         slots = padding.expand(n_slots + 1, 3).index_copy(0, slot, vectors)[:n_slots]
-        return dense_layout(senders, slot), slots
+        return layout, slots
 
     def forward(self, graph: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         c = self.config
@@ -190,9 +195,9 @@ class ICTPModel(nn.Module):
         n_nodes = species.shape[0]
         sizes = [n_nodes] * c.n_interactions
         edges, edges_for = None, None
-        if keys.SLOT_SENDER in graph:
-            # Padded graphs (ictp_calc.inference): a dense layout without host reads.
-            layout, slot_vectors = self._dense_slots(graph, vectors, self._padding_vector())
+        if keys.SLOT_NODES in graph:
+            # Padded graphs (ictp_calc.inference): a bucketed layout without host reads.
+            layout, slot_vectors = self._padded_slots(graph, vectors, self._padding_vector())
             edges, edges_for = self._slot_features(slot_vectors) + (layout,), (n_nodes, n_nodes)
         else:
             # Edges at or beyond the cutoff contribute exactly nothing (the envelope vanishes there);

@@ -15,8 +15,9 @@ backward is written with differentiable operations, so forces can be differentia
 training. A small graph (a molecule, a training batch of a few; :data:`SMALL_GRAPH`) skips the
 fused function: the same chunked operations differentiated by autograd, which keeps their per-slot
 intermediates and so neither recomputes them nor runs a backward written in Python.
-:func:`dense_layout` is the alternative for ``torch.compile``: one chunk of ``K`` slots per receiver
-in node order, built without host reads (:func:`dense_slots`), also differentiated by autograd.
+:func:`padded_layout` is the alternative for ``torch.compile``: the same chunks by in-degree, but
+with shapes fixed by capacities (*buckets* of atoms and slots per atom) and built without host
+reads (:func:`bucket_slots`), always differentiated by autograd.
 
 Shapes: ``h [N_s, D_in, F]``, ``radial [S, n_paths, F]`` and ``edge_attrs [S, D_e]`` in slot
 layout (``S`` slots), output ``[N, Q, F]`` with ``Q = sum_p (2 l3 + 1)`` (paths in order). The
@@ -28,7 +29,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
@@ -37,10 +38,10 @@ from ..tensors import Path, rank_slice, rank_split
 __all__ = [
     "Chunk",
     "EdgeLayout",
-    "dense_layout",
-    "dense_slots",
+    "bucket_slots",
     "edge_layout",
     "fused_convolution",
+    "padded_layout",
     "stack_couplings",
 ]
 
@@ -69,9 +70,10 @@ class EdgeLayout:
         slot_of_edge: ``[E]`` slot of each edge.
         sender_of_slot: ``[S]`` sender of each slot, ``n_senders`` for padding slots.
         n_senders: the rows of ``h`` (>= N; more where only the first N atoms receive, as in LAMMPS).
-        node_order: ``[N]`` receivers in chunk order; ``inverse_order`` undoes it (both None in
-            the dense layout, whose one chunk holds the nodes in their own order).
+        node_order: ``[N]`` receivers in chunk order; ``inverse_order`` undoes it.
         chunks: the blocks of consecutive slots.
+        autograd: always differentiate the convolution by autograd, whatever the graph's size
+            (the layouts of padded graphs, for ``torch.compile``).
     """
 
     n_nodes: int
@@ -83,15 +85,11 @@ class EdgeLayout:
     inverse_order: Optional[torch.Tensor]
     chunks: List[Chunk]
     n_senders: int = -1
+    autograd: bool = False
 
     def __post_init__(self):
         if self.n_senders < 0:
             self.n_senders = self.n_nodes
-
-    @property
-    def dense(self) -> bool:
-        """True for the one-chunk layout of :func:`dense_layout` (differentiated by autograd)."""
-        return self.node_order is None
 
     def to_slots(self, values: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
         """Per-edge ``values [E, ...]`` -> ``[S, ...]``, padding slots set to ``fill [...]``."""
@@ -151,38 +149,56 @@ def edge_layout(
     )
 
 
-def dense_slots(receiver: torch.Tensor, sender: torch.Tensor, n_nodes: int, max_neighbors: int):
-    """Slots of the dense layout, computed on the device without host reads.
+def bucket_slots(receiver: torch.Tensor, sender: torch.Tensor, n_nodes: int, buckets: Sequence[Tuple[int, int]]):
+    """Slots of a padded layout, computed on the device without host reads.
 
-    Receiver ``i`` owns slots ``[i K, (i + 1) K)`` (``K = max_neighbors``, at least the largest
-    in-degree: not checked here, which would need a host read); its edges fill them in order.
+    The nodes, sorted by in-degree (descending; ties in node order), fill the buckets in turn:
+    bucket ``b = (c_b, K_b)`` takes the next ``c_b`` nodes with ``K_b`` slots each, which must hold
+    their in-degrees (not checked here: that would need a host read). Each node's edges fill its
+    slots in edge order.
 
     Args:
         receiver, sender: ``[E]`` node ids.
+        buckets: ``(nodes, slots per node)`` of each bucket; the nodes add up to ``n_nodes``.
 
     Returns:
-        ``slot_of_edge [E]`` and ``sender_of_slot [N, K]`` (``N`` = ``n_nodes`` for empty slots).
+        ``slot_of_edge [E]``, ``node_order [N]`` (nodes in slot order) and one sender table
+        ``[c_b, K_b]`` per bucket (``n_nodes`` in empty slots).
     """
     n_edges, device = receiver.shape[0], receiver.device
     counts = torch.bincount(receiver, minlength=n_nodes)
-    first = torch.cumsum(counts, 0) - counts  # [N] first sorted position of each receiver's edges
+    node_order = torch.argsort(counts, descending=True, stable=True)
+    # Slot of the first slot of each node, in sorted order, then per node id.
+    widths = torch.cat([torch.full((c,), k, dtype=torch.long, device=device) for c, k in buckets])
+    base = torch.empty_like(widths).index_copy(0, node_order, torch.cumsum(widths, 0) - widths)
+    first = torch.cumsum(counts, 0) - counts  # first position of each receiver's edges, sorted by receiver
     by_receiver = torch.argsort(receiver, stable=True)
     rank = torch.empty_like(receiver)
     rank[by_receiver] = torch.arange(n_edges, device=device) - first.index_select(0, receiver[by_receiver])
-    slot_of_edge = receiver * max_neighbors + rank
-    sender_of_slot = torch.full((n_nodes * max_neighbors,), n_nodes, dtype=torch.long, device=device)
-    return slot_of_edge, sender_of_slot.index_copy(0, slot_of_edge, sender).view(n_nodes, max_neighbors)
+    slot_of_edge = base.index_select(0, receiver) + rank
+    n_slots = sum(c * k for c, k in buckets)
+    senders = torch.full((n_slots,), n_nodes, dtype=torch.long, device=device).index_copy(0, slot_of_edge, sender)
+    tables = [part.view(c, k) for part, (c, k) in zip(senders.split([c * k for c, k in buckets]), buckets)]
+    return slot_of_edge, node_order, tables
 
 
-def dense_layout(sender_of_slot: torch.Tensor, slot_of_edge: torch.Tensor) -> EdgeLayout:
-    """One-chunk layout from :func:`dense_slots`: fixed shapes, no host reads, node order kept.
+def padded_layout(node_order: torch.Tensor, tables: Sequence[torch.Tensor], slot_of_edge: torch.Tensor) -> EdgeLayout:
+    """The layout of :func:`bucket_slots`'s output: one chunk per bucket, fixed shapes, no host reads.
 
     The convolution on it is plain differentiable operations (autograd keeps per-slot
     intermediates: meant for small systems and ``torch.compile``); ``n_edges`` counts the slots.
     """
-    n_nodes, k = sender_of_slot.shape
-    chunk = Chunk(None, k, 0, n_nodes * k)
-    return EdgeLayout(n_nodes, n_nodes * k, n_nodes * k, slot_of_edge, sender_of_slot.reshape(-1), None, None, [chunk])
+    chunks, start, slot = [], 0, 0
+    for table in tables:
+        c, k = table.shape
+        chunks.append(Chunk(node_order[start : start + c], k, slot, slot + c * k))
+        start, slot = start + c, slot + c * k
+    senders = torch.cat([table.reshape(-1) for table in tables]) if len(tables) > 1 else tables[0].reshape(-1)
+    inverse_order = torch.argsort(node_order)
+    n_nodes = node_order.shape[0]
+    return EdgeLayout(
+        n_nodes, slot, slot, slot_of_edge, senders, node_order, inverse_order, chunks, n_nodes, autograd=True
+    )
 
 
 # A graph whose per-slot radial weights [S, n_paths F] have at most this many elements is small:
@@ -257,7 +273,7 @@ def _forward(paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_
         state = _chunk_state(paths, stacked, layout, chunk, h_ext, radial, radial_weight, edge_attrs)
         out.append(torch.cat([torch.bmm(t, state.x(p)) for p, t in enumerate(state.t)], dim=1))  # [c, Q, F]
     out = torch.cat(out, dim=0) if len(out) > 1 else out[0]
-    return out if layout.dense else out.index_select(0, layout.inverse_order)
+    return out.index_select(0, layout.inverse_order)
 
 
 def _backward(paths, stacked, layout: EdgeLayout, h, radial, radial_weight, edge_attrs, grad_out, need_weight):
@@ -335,7 +351,7 @@ def fused_convolution(
     if not layout.n_edges:
         return h.new_zeros(layout.n_nodes, sum(2 * p[2] + 1 for p in paths), h.shape[-1])
     width = radial_weight.shape[0] if radial_weight is not None else radial.shape[1] * radial.shape[2]
-    if layout.dense or layout.n_slots * width <= SMALL_GRAPH:  # differentiated by autograd
+    if layout.autograd or layout.n_slots * width <= SMALL_GRAPH:  # differentiated by autograd
         return _forward(list(paths), stacked, layout, h, radial, radial_weight, edge_attrs)
     return _FusedConvolution.apply(h, radial, radial_weight, edge_attrs, list(paths), stacked, layout)
 

@@ -63,10 +63,6 @@ def eager(model, graph, stress=True) -> Dict[str, torch.Tensor]:
     return {k: v.detach() for k, v in out.items()}
 
 
-def max_in_degree(graph) -> int:
-    return int(torch.bincount(graph[keys.EDGE_INDEX][0]).max())
-
-
 def assert_close(actual, expected, rtol, names=(keys.ENERGY, keys.NODE_ENERGY, keys.FORCES, keys.VIRIAL)):
     """Relative agreement, measured against the largest magnitude of each quantity."""
     for name in names:

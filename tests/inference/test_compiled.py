@@ -11,7 +11,7 @@ from ase.io import read
 from ase.md.langevin import Langevin
 from ase.units import fs
 from click.testing import CliRunner
-from inference_helpers import CUTOFF, assert_close, batch_of, eager, max_in_degree, structures, tiny_model
+from inference_helpers import CUTOFF, assert_close, batch_of, eager, structures, tiny_model
 
 from ictp_calc import keys
 from ictp_calc.calculator import ICTPCalculator
@@ -57,7 +57,7 @@ def test_fullgraph_compile_equals_eager_molecule_box_and_slab(backend, dtype, rt
     atoms = structures()
     graph = batch_of(model, atoms, CUTOFF + 0.5)
     potential = CompiledPotential(model, backend=backend)
-    potential.prepare(graph, max_in_degree(graph))
+    potential.prepare(graph)
     compiled = potential(graph, stress=True)
     reference = eager(model, graph)
     assert_close(compiled, reference, rtol)

@@ -1,14 +1,20 @@
-"""The padded, dense-layout graph: same numbers as the eager model, no compilation involved."""
+"""The padded, bucketed-layout graph: same numbers as the eager model, no compilation involved."""
 
 import numpy as np
 import pytest
 import torch
-from inference_helpers import CUTOFF, assert_close, batch_of, eager, max_in_degree, structures, tiny_model
+from inference_helpers import CUTOFF, assert_close, batch_of, eager, structures, tiny_model
 
 from ictp_calc import keys
-from ictp_calc.inference import Capacities, grow_capacity, pad_graph
+from ictp_calc.inference import Capacities, grow_capacity, in_degrees, pad_graph, plan_buckets
 from ictp_calc.inference.padding import unpad_outputs
-from ictp_calc.nn.convolution import dense_slots, edge_layout
+from ictp_calc.nn.convolution import bucket_slots, edge_layout
+
+
+# In-degrees within 5 Å of the hand-built 3BPA of benchmarks/bench_model.py, sorted: an input with a
+# molecule's spread of degrees (heavy atoms 17-23, hydrogens 10-15).
+BPA_DEGREES = [23, 22, 22, 22, 20, 20, 19, 18, 18, 18, 18, 17, 17, 16, 15, 15, 15, 15, 14, 14, 14]
+BPA_DEGREES += [12, 12, 12, 10, 10, 10]
 
 
 def test_grow_capacity_holds_the_need_in_steps():
@@ -18,25 +24,51 @@ def test_grow_capacity_holds_the_need_in_steps():
     for needed in range(1, 200, 7):
         cap = grow_capacity(needed, 0, multiple=8)
         assert cap >= needed and cap % 8 == 0 and cap - needed < 8
-    caps = Capacities(8, 64, 4)
-    assert caps.grown(8, 64, 4) is not None and caps.grown(8, 64, 4) == caps
-    assert caps.grown(9, 10, 4) == Capacities(10, 64, 4)  # atoms: 1.25 * 8, not rounded up
-    assert Capacities(0, 0, 0).grown(27, 438, 23) == Capacities(27, 448, 24)  # 3BPA: atoms exact
 
 
-def test_dense_slots_place_each_edge_in_its_receivers_block():
+def test_buckets_follow_the_degrees_and_grow_in_steps():
+    # 23 -> atoms down to 17.25 (11), 17 -> down to 12.75 (10), 12 -> the rest (6); widths: the
+    # degree + max(2, 10 %), rounded up to even (23 + 3 = 26, 17 + 2 = 19 -> 20, 12 + 2 = 14).
+    assert plan_buckets(BPA_DEGREES) == ((11, 26), (10, 20), (6, 14))
+    caps = Capacities(0, 0).grown(27, 438, BPA_DEGREES)
+    assert caps == Capacities(27, 448, ((11, 26), (10, 20), (6, 14))) and caps.n_slots == 570  # not 27 x 26
+    assert caps.grown(27, 440, BPA_DEGREES) is caps and caps.holds(BPA_DEGREES)
+    # Two neighbors more for the second bucket's widest atom: within the headroom.
+    assert caps.grown(27, 440, BPA_DEGREES[:11] + [19] + BPA_DEGREES[12:]) is caps
+    # Four more: that bucket alone widens, by 25 % (20 -> 25 -> 26).
+    wider = BPA_DEGREES[:11] + [21] + BPA_DEGREES[12:]
+    assert not caps.holds(wider) and caps.grown(27, 440, wider).buckets == ((11, 26), (10, 26), (6, 14))
+    # More atoms: planned again; padding atoms (no edges) share the last bucket.
+    assert Capacities(0, 0).grown(5, 9, [3, 3, 2]).buckets == ((2, 6), (1, 4), (2, 2))
+    grown = caps.grown(28, 450, BPA_DEGREES + [5])
+    assert grown.n_atoms == 34 and sum(c for c, _ in grown.buckets) == 34  # 1.25 x 27, not rounded
+    # At most MAX_BUCKETS: the last takes the rest.
+    assert plan_buckets([64, 32, 16, 8, 4, 2, 1]) == ((1, 72), (1, 36), (1, 18), (4, 10))
+    assert plan_buckets([0, 0, 0]) == ((3, 2),)  # no edges at all
+
+
+def test_bucket_slots_place_each_edge_in_its_receivers_block():
     rng = np.random.default_rng(0)
-    n, k = 7, 6
-    receiver = np.concatenate([np.full(d, i) for i, d in enumerate(rng.integers(0, k + 1, n))])
+    n = 9
+    degree = rng.integers(0, 8, n)
+    receiver = np.concatenate([np.full(d, i) for i, d in enumerate(degree)])
     rng.shuffle(receiver)
     sender = rng.integers(0, n, receiver.size)
-    slot, senders = dense_slots(torch.from_numpy(receiver), torch.from_numpy(sender), n, k)
-    slot = slot.numpy()
+    buckets = plan_buckets(sorted(degree.tolist(), reverse=True))
+    slot, order, tables = bucket_slots(torch.from_numpy(receiver), torch.from_numpy(sender), n, buckets)
+    slot, order = slot.numpy(), order.numpy()
+    assert sorted(order.tolist()) == list(range(n)) and np.all(np.diff(degree[order]) <= 0)  # by degree
+    # Expected block of each node: buckets in turn, nodes in sorted order, width slots each.
+    first, width, s = np.empty(n, int), np.empty(n, int), 0
+    for (c, k), nodes in zip(buckets, np.split(order, np.cumsum([c for c, _ in buckets])[:-1])):
+        for node in nodes:
+            first[node], width[node], s = s, k, s + k
+    assert [tuple(t.shape) for t in tables] == list(buckets)
     assert len(set(slot.tolist())) == receiver.size  # distinct slots
-    assert np.array_equal(slot // k, receiver)  # inside the receiver's block
-    flat = senders.reshape(-1).numpy()
+    assert np.all((slot >= first[receiver]) & (slot < first[receiver] + width[receiver]))
+    flat = torch.cat([t.reshape(-1) for t in tables]).numpy()
     assert np.array_equal(flat[slot], sender)
-    empty = np.setdiff1d(np.arange(n * k), slot)
+    empty = np.setdiff1d(np.arange(s), slot)
     assert np.all(flat[empty] == n)
 
 
@@ -64,7 +96,8 @@ def test_padded_graph_equals_the_eager_model(dtype, rtol):
     atoms = structures()
     graph = batch_of(model, atoms, CUTOFF + 0.7)  # with a skin: edges beyond the cutoff are masked
     n_atoms, n_edges = graph[keys.SPECIES].shape[0], graph[keys.EDGE_INDEX].shape[1]
-    caps = Capacities(n_atoms + 5, n_edges + 37, max_in_degree(graph) + 3)
+    degrees = in_degrees(graph, n_atoms) + [0] * 5
+    caps = Capacities(n_atoms + 5, n_edges + 37, tuple((c, k + 3) for c, k in plan_buckets(degrees)))
     padded = unpad_outputs(eager(model, pad_graph(graph, caps)), n_atoms, len(atoms))
     reference = eager(model, graph)
     assert_close(padded, reference, rtol)
@@ -76,4 +109,4 @@ def test_capacities_too_small_raise():
     model = tiny_model()
     graph = batch_of(model, structures()[:1])
     with pytest.raises(ValueError, match="too small"):
-        pad_graph(graph, Capacities(4, 8, 2))
+        pad_graph(graph, Capacities(4, 8, ((4, 2),)))
