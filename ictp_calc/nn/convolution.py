@@ -194,8 +194,10 @@ def padded_layout(node_order: torch.Tensor, tables: Sequence[torch.Tensor], slot
         chunks.append(Chunk(node_order[start : start + c], k, slot, slot + c * k))
         start, slot = start + c, slot + c * k
     senders = torch.cat([table.reshape(-1) for table in tables]) if len(tables) > 1 else tables[0].reshape(-1)
-    inverse_order = torch.argsort(node_order)
     n_nodes = node_order.shape[0]
+    # The inverse permutation by a scatter: an argsort here cost 2 % of a compiled 3BPA call.
+    positions = torch.arange(n_nodes, device=node_order.device)
+    inverse_order = torch.empty_like(node_order).index_copy(0, node_order, positions)
     return EdgeLayout(
         n_nodes, slot, slot, slot_of_edge, senders, node_order, inverse_order, chunks, n_nodes, autograd=True
     )
