@@ -23,7 +23,7 @@ LAYER_SIZES = "layer_sizes"  # [n_layers] int64, optional | layer t updates only
 # with K_b slots each (K_b >= their in-degrees); S = sum_b c_b K_b slots in all.
 EDGE_SLOT = "edge_slot"  # [n_edges] int64 | slot of each edge; S: padding edge (ignored)
 SLOT_NODES = "slot_nodes"  # [n_atoms] int64 | atoms in slot order (bucket by bucket)
-SLOT_SENDER = "slot_sender"  # prefix: slot_sender(b) = "slot_sender_b", [c_b, K_b] int64 | senders; n_atoms if empty
+SLOT_SENDER = "slot_sender"  # [c_b, K_b] int64, bucket b: key slot_sender(b) | sender of each slot; n_atoms if empty
 
 
 def slot_sender(bucket: int) -> str:
