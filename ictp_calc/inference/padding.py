@@ -114,6 +114,8 @@ class Capacities:
         degrees = list(degrees) + [0] * (atoms - len(degrees))  # padding atoms have no edges
         if atoms != self.n_atoms or not self.buckets:
             buckets = plan_buckets(degrees)
+        elif self.holds(degrees):
+            buckets = self.buckets
         else:
             buckets, start = [], 0
             for c, k in self.buckets:

@@ -50,7 +50,7 @@ __all__ = [
 class Chunk:
     """Receivers ``nodes [c]`` (ids) with ``max_neighbors`` slots each: slots ``[s0, s1)``."""
 
-    nodes: Optional[torch.Tensor]
+    nodes: torch.Tensor
     max_neighbors: int
     s0: int
     s1: int
@@ -81,8 +81,8 @@ class EdgeLayout:
     n_slots: int
     slot_of_edge: torch.Tensor
     sender_of_slot: torch.Tensor
-    node_order: Optional[torch.Tensor]
-    inverse_order: Optional[torch.Tensor]
+    node_order: torch.Tensor
+    inverse_order: torch.Tensor
     chunks: List[Chunk]
     n_senders: int = -1
     autograd: bool = False
@@ -95,6 +95,16 @@ class EdgeLayout:
         """Per-edge ``values [E, ...]`` -> ``[S, ...]``, padding slots set to ``fill [...]``."""
         out = fill.to(values.dtype).expand((self.n_slots,) + values.shape[1:])
         return out.index_copy(0, self.slot_of_edge, values)
+
+
+def _rank_in_receiver(receiver: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Position ``[E]`` of each edge among its receiver's edges (in edge order); ``counts``: in-degrees."""
+    n_edges = receiver.shape[0]
+    by_receiver = torch.argsort(receiver, stable=True)
+    first = torch.cumsum(counts, 0) - counts  # first sorted position of each receiver's edges
+    rank = torch.empty_like(receiver)
+    rank[by_receiver] = torch.arange(n_edges, device=receiver.device) - first.index_select(0, receiver[by_receiver])
+    return rank
 
 
 def edge_layout(
@@ -133,13 +143,7 @@ def edge_layout(
         node_base[nodes] = slot + k * torch.arange(stop - start)
         chunks.append(Chunk(nodes.to(device), k, slot, slot + k * (stop - start)))
         start, slot = stop, slot + k * (stop - start)
-    # Position of each edge among its receiver's edges.
-    by_receiver = torch.argsort(receiver, stable=True)
-    first = torch.cumsum(counts, 0) - counts
-    rank = torch.empty(n_edges, dtype=torch.long, device=device)
-    sorted_receiver = receiver.index_select(0, by_receiver)
-    rank[by_receiver] = torch.arange(n_edges, device=device) - first.to(device).index_select(0, sorted_receiver)
-    slot_of_edge = node_base.to(device).index_select(0, receiver) + rank
+    slot_of_edge = node_base.to(device).index_select(0, receiver) + _rank_in_receiver(receiver, counts.to(device))
     sender_of_slot = torch.full((slot,), n_senders, dtype=torch.long, device=device).index_copy(0, slot_of_edge, sender)
     node_order = node_order.to(device)
     inverse_order = torch.empty_like(node_order)
@@ -165,17 +169,13 @@ def bucket_slots(receiver: torch.Tensor, sender: torch.Tensor, n_nodes: int, buc
         ``slot_of_edge [E]``, ``node_order [N]`` (nodes in slot order) and one sender table
         ``[c_b, K_b]`` per bucket (``n_nodes`` in empty slots).
     """
-    n_edges, device = receiver.shape[0], receiver.device
+    device = receiver.device
     counts = torch.bincount(receiver, minlength=n_nodes)
     node_order = torch.argsort(counts, descending=True, stable=True)
-    # Slot of the first slot of each node, in sorted order, then per node id.
+    # First slot of each node, in sorted order, then per node id.
     widths = torch.cat([torch.full((c,), k, dtype=torch.long, device=device) for c, k in buckets])
     base = torch.empty_like(widths).index_copy(0, node_order, torch.cumsum(widths, 0) - widths)
-    first = torch.cumsum(counts, 0) - counts  # first position of each receiver's edges, sorted by receiver
-    by_receiver = torch.argsort(receiver, stable=True)
-    rank = torch.empty_like(receiver)
-    rank[by_receiver] = torch.arange(n_edges, device=device) - first.index_select(0, receiver[by_receiver])
-    slot_of_edge = base.index_select(0, receiver) + rank
+    slot_of_edge = base.index_select(0, receiver) + _rank_in_receiver(receiver, counts)
     n_slots = sum(c * k for c, k in buckets)
     senders = torch.full((n_slots,), n_nodes, dtype=torch.long, device=device).index_copy(0, slot_of_edge, sender)
     tables = [part.view(c, k) for part, (c, k) in zip(senders.split([c * k for c, k in buckets]), buckets)]
