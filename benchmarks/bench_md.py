@@ -8,6 +8,7 @@ For one system of :mod:`bench_model` (``3bpa`` or ``box1k``), with random weight
 * ``overhead_s`` / ``overhead_pct``: ``step_s - model_s``, the calculator's and ASE's own cost;
 * ``step_compiled_s``: the skin variant with the compiled path (``--compile BACKEND``,
   ``ICTPCalculator(compile=...)``); ``compile_s``: its first step, which compiles;
+  ``compiled_steps_per_s``: its inverse;
 * ``baseline_step_skin_s``: the skin variant through the same weights in an earlier commit's
   package (``--baseline COMMIT``, :mod:`baseline`); ``steps_per_s`` and ``baseline_steps_per_s``
   are the inverses of the two skin variants;
@@ -130,6 +131,7 @@ def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, thr
     result["threads"] = torch.get_num_threads()
     if compile_backend:
         result["compile_s"] = compile_s
+        result["compiled_steps_per_s"] = 1.0 / result["step_compiled_s"]
     for name, value in result.items():
         print(f"  {name}: {value:.4f}" if isinstance(value, float) else f"  {name}: {value}")
     print(json.dumps(result))

@@ -221,6 +221,26 @@ class ICTPCalculator(Calculator):
         """
         self._species_of(atoms.numbers)
 
+    def check_state(self, atoms, tol: float = 1e-15) -> List[str]:
+        """What changed since the last calculation: ASE's check, with exact comparisons.
+
+        ASE compares each array with ``np.allclose`` at ``tol`` (150 us for 3BPA, three times per
+        MD step); exact equality reports the same changes, and a change below ``tol`` as well (whose
+        recalculation gives the same result).
+        """
+        if self.atoms is None:
+            return list(all_changes)
+        checked = set(all_changes) - set(self.ignored_changes)
+        old, changes = self.atoms, []
+        for name in ("cell", "pbc"):
+            if name in checked and not np.array_equal(getattr(old, name), getattr(atoms, name)):
+                changes.append(name)
+        changes += sorted(checked & (set(old.arrays) ^ set(atoms.arrays)))
+        for name in sorted(checked & set(old.arrays) & set(atoms.arrays)):
+            if not np.array_equal(old.arrays[name], atoms.arrays[name]):
+                changes.append(name)
+        return changes
+
     def calculate(
         self, atoms=None, properties: Optional[Sequence[str]] = None, system_changes: List[str] = all_changes
     ) -> None:

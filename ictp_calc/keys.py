@@ -18,12 +18,16 @@ BATCH = "batch"  # [n_atoms] int64 | graph index of each atom
 N_ATOMS = "n_atoms"  # [n_graphs] int64 | atoms per graph
 LAYER_SIZES = "layer_sizes"  # [n_layers] int64, optional | layer t updates only atoms 0..layer_sizes[t]-1
 
-# Optional padded slot layout (ictp_calc.inference.padding); with it the model runs without host
-# reads and with fixed shapes (torch.compile). Atoms sorted by in-degree fill buckets b of c_b atoms
-# with K_b slots each (K_b >= their in-degrees); S = sum_b c_b K_b slots in all.
+# Optional. With these keys the model runs without host reads and with fixed shapes (torch.compile):
+# atoms sorted by in-degree fill buckets b of c_b atoms with K_b slots each (K_b >= their
+# in-degrees), S = sum_b c_b K_b slots in all; an edge and its reverse (j <- i, the opposite vector)
+# form a pair, whose radial features are computed once.
+# Padded slot layout (ictp_calc.inference.padding)
 EDGE_SLOT = "edge_slot"  # [n_edges] int64 | slot of each edge; S: padding edge (ignored)
 SLOT_NODES = "slot_nodes"  # [n_atoms] int64 | atoms in slot order (bucket by bucket)
 SLOT_SENDER = "slot_sender"  # [c_b, K_b] int64, bucket b: key slot_sender(b) | sender of each slot; n_atoms if empty
+PAIR_EDGE = "pair_edge"  # [n_pairs] int64 | an edge of each pair (the length of its vector is the pair's)
+SLOT_PAIR = "slot_pair"  # [S] int64 | pair of each slot's edge; n_pairs: empty slot
 
 
 def slot_sender(bucket: int) -> str:

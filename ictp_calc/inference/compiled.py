@@ -21,6 +21,7 @@ import torch
 
 from .. import keys
 from ..model import ICTPModel, compute_properties
+from ..nn.convolution import edge_pairs
 from .padding import Capacities, in_degrees, pad_positions, pad_static, unpad_outputs
 
 __all__ = ["CompiledPotential", "CompileUnavailableError", "MIN_TORCH"]
@@ -77,8 +78,8 @@ class CompiledPotential:
     def prepare(self, graph: Graph) -> None:
         """Pad the parts of ``graph`` that change only with the neighbor list (call after each rebuild).
 
-        Reads the in-degrees back to the host once (the capacities' buckets must hold them); the
-        calls that follow read nothing back.
+        Reads the in-degrees and the number of edge pairs back to the host (the capacities must
+        hold them); the calls that follow read nothing back.
 
         Args:
             graph: the unpadded graph (its positions and cell are not used here).
@@ -86,12 +87,13 @@ class CompiledPotential:
         n_atoms, n_edges = graph[keys.SPECIES].shape[0], graph[keys.EDGE_INDEX].shape[1]
         self.n_edges = n_edges
         degrees = in_degrees(graph, n_atoms)
+        pairs = edge_pairs(graph[keys.EDGE_INDEX], graph[keys.CELL_SHIFTS])
         current = self.capacities or Capacities(0, 0)
-        grown = current.grown(n_atoms, n_edges, degrees)
+        grown = current.grown(n_atoms, n_edges, degrees, pairs[1].shape[0])
         if grown != current:
             self.capacities = grown
             self.n_capacity_changes += 1
-        self._static = pad_static(graph, self.capacities)
+        self._static = pad_static(graph, self.capacities, pairs)
 
     def __call__(self, graph: Graph, stress: bool = False) -> Graph:
         """Energy ``[G]``, per-atom energies, forces (and virial, stress) of ``graph``, unpadded.

@@ -6,22 +6,24 @@ graph that holds the padding atoms (zero cell, never reported); padding edges ca
 fill *buckets* of a fixed number of atoms with a fixed number of slots each, the chunks of the
 convolution (:func:`~ictp_calc.nn.convolution.bucket_slots`): a molecule's hydrogens get fewer slots
 than its carbons (3BPA: 11 x 26 + 10 x 20 + 6 x 14 = 570 slots for 438 edges, where one width for
-all atoms would take 27 x 26 = 702). Capacities grow in steps (:func:`grow_capacity`), so an MD run whose
-neighbor count changes reuses one shape, hence one compiled graph. Everything but
-:meth:`Capacities.grown` (host side, once per neighbor list) is tensor operations on the graph's
-device, without host reads.
+all atoms would take 27 x 26 = 702). An edge and its reverse have the same length, so the radial
+MLP, most of a small molecule's arithmetic, runs once per *pair* of them
+(:func:`~ictp_calc.nn.convolution.edge_pairs`; 3BPA: 219 pairs) and its output is gathered into the
+slots. Capacities grow in steps (:func:`grow_capacity`), so an MD run whose neighbor count changes
+reuses one shape, hence one compiled graph. Everything but :meth:`Capacities.grown` (host side, once
+per neighbor list) is tensor operations on the graph's device, without host reads.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
 from .. import keys
-from ..nn.convolution import bucket_slots
+from ..nn.convolution import bucket_slots, edge_pairs
 
 __all__ = [
     "Capacities",
@@ -74,7 +76,7 @@ def plan_buckets(degrees: Sequence[int]) -> Tuple[Tuple[int, int], ...]:
 
 @dataclass(frozen=True)
 class Capacities:
-    """Padded sizes: atoms (all graphs), edges, and the buckets ``(atoms, slots per atom)``.
+    """Padded sizes: atoms (all graphs), edges, the buckets ``(atoms, slots per atom)`` and pairs of edges.
 
     The buckets' atoms add up to ``n_atoms``; their widths are in descending order.
     """
@@ -82,6 +84,7 @@ class Capacities:
     n_atoms: int
     n_edges: int
     buckets: Tuple[Tuple[int, int], ...] = ()
+    n_pairs: int = 0
 
     @property
     def n_slots(self) -> int:
@@ -97,11 +100,11 @@ class Capacities:
             start += c
         return True
 
-    def grown(self, n_atoms: int, n_edges: int, degrees: Sequence[int]) -> "Capacities":
+    def grown(self, n_atoms: int, n_edges: int, degrees: Sequence[int], n_pairs: int = 0) -> "Capacities":
         """These capacities, grown where too small for a graph (else ``self``).
 
         Args:
-            n_atoms, n_edges: the graph's sizes.
+            n_atoms, n_edges, n_pairs: the graph's sizes (pairs: :func:`~ictp_calc.nn.convolution.edge_pairs`).
             degrees: its atoms' in-degrees in descending order (:func:`in_degrees`).
 
         Atoms are not rounded up: an MD run keeps its atom count, and every padding atom costs
@@ -122,23 +125,29 @@ class Capacities:
                 buckets.append((c, grow_capacity(degrees[start], k, 2) if c else k))
                 start += c
             buckets = tuple(buckets)
-        grown = Capacities(atoms, edges, buckets)
+        grown = Capacities(atoms, edges, buckets, grow_capacity(n_pairs, self.n_pairs, 32))
         return self if grown == self else grown
 
 
-def pad_static(graph: Graph, caps: Capacities) -> Graph:
+def pad_static(graph: Graph, caps: Capacities, pairs: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> Graph:
     """Everything but positions and cell, padded (see the module docstring); ``[G]`` -> ``[G + 1]`` graphs.
 
-    The caller guarantees that ``caps`` holds the graph (atoms, edges, in-degrees per bucket).
+    The caller guarantees that ``caps`` holds the graph (atoms, edges, in-degrees per bucket, pairs).
+    ``pairs``: :func:`edge_pairs` of the graph, if already at hand.
     """
     species, edge_index = graph[keys.SPECIES], graph[keys.EDGE_INDEX]
     n_atoms, n_edges, device = species.shape[0], edge_index.shape[1], species.device
     n_graphs = graph[keys.PBC].shape[0]
-    pad_atoms, pad_edges = caps.n_atoms - n_atoms, caps.n_edges - n_edges
-    if pad_atoms < 0 or pad_edges < 0:
-        raise ValueError(f"capacities {caps} are too small for {n_atoms} atoms and {n_edges} edges")
+    pair, pair_edge = edge_pairs(edge_index, graph[keys.CELL_SHIFTS]) if pairs is None else pairs
+    pad_atoms, pad_edges, pad_pairs = caps.n_atoms - n_atoms, caps.n_edges - n_edges, caps.n_pairs - pair_edge.shape[0]
+    if pad_atoms < 0 or pad_edges < 0 or pad_pairs < 0:
+        raise ValueError(
+            f"capacities {caps} are too small for {n_atoms} atoms, {n_edges} edges and {pair_edge.shape[0]} pairs"
+        )
     slot, node_order, tables = bucket_slots(edge_index[0], edge_index[1], caps.n_atoms, caps.buckets)
     zeros = edge_index.new_zeros
+    # Empty slots read pair n_pairs (zero radial features); padding pairs take edge 0 (never read).
+    slot_pair = torch.full((caps.n_slots,), caps.n_pairs, dtype=torch.long, device=device).index_copy(0, slot, pair)
     return {
         keys.SPECIES: torch.cat([species, zeros(pad_atoms)]),
         keys.BATCH: torch.cat([graph[keys.BATCH], torch.full((pad_atoms,), n_graphs, dtype=torch.long, device=device)]),
@@ -149,6 +158,8 @@ def pad_static(graph: Graph, caps: Capacities) -> Graph:
         keys.EDGE_SLOT: torch.cat([slot, slot.new_full((pad_edges,), caps.n_slots)]),
         keys.SLOT_NODES: node_order,
         **{keys.slot_sender(b): table for b, table in enumerate(tables)},
+        keys.PAIR_EDGE: torch.cat([pair_edge, zeros(pad_pairs)]),
+        keys.SLOT_PAIR: slot_pair,
     }
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "EdgeLayout",
     "bucket_slots",
     "edge_layout",
+    "edge_pairs",
     "fused_convolution",
     "padded_layout",
     "stack_couplings",
@@ -74,6 +75,8 @@ class EdgeLayout:
         chunks: the blocks of consecutive slots.
         autograd: always differentiate the convolution by autograd, whatever the graph's size
             (the layouts of padded graphs, for ``torch.compile``).
+        radial_rows: ``[S]`` row of the radial features of each slot (padded graphs: one row per pair
+            of opposite edges); None: one row per slot.
     """
 
     n_nodes: int
@@ -86,6 +89,7 @@ class EdgeLayout:
     chunks: List[Chunk]
     n_senders: int = -1
     autograd: bool = False
+    radial_rows: Optional[torch.Tensor] = None
 
     def __post_init__(self):
         if self.n_senders < 0:
@@ -182,11 +186,49 @@ def bucket_slots(receiver: torch.Tensor, sender: torch.Tensor, n_nodes: int, buc
     return slot_of_edge, node_order, tables
 
 
-def padded_layout(node_order: torch.Tensor, tables: Sequence[torch.Tensor], slot_of_edge: torch.Tensor) -> EdgeLayout:
+def edge_pairs(edge_index: torch.Tensor, shifts: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Pairs of opposite edges: ``i <- j`` with image shift ``S`` and ``j <- i`` with ``-S``.
+
+    Both edges of a pair have the same length, hence the same radial features. An edge whose
+    reverse is not listed forms a pair alone. Runs once per neighbor list (``torch.unique``: the
+    number of pairs is data-dependent).
+
+    Args:
+        edge_index: ``[2, E]``; shifts: ``[E, 3]`` integer image offsets (any dtype).
+
+    Returns:
+        ``pair [E]``, the pair of each edge, and ``edge [P]``, an edge of each pair.
+    """
+    receiver, sender = edge_index[0], edge_index[1]
+    shifts = shifts.round().long()
+    # The reversed edge of (i, j, S) is (j, i, -S): pairs are keyed by the form with i < j, or with
+    # i == j (an atom and its own image) and the first non-zero shift component positive.
+    first_nonzero = torch.gather(shifts, 1, (shifts != 0).long().argmax(1, keepdim=True)).squeeze(1)
+    flip = (receiver > sender) | ((receiver == sender) & (first_nonzero < 0))
+    key = torch.cat(
+        [
+            torch.where(flip, sender, receiver).unsqueeze(1),
+            torch.where(flip, receiver, sender).unsqueeze(1),
+            torch.where(flip.unsqueeze(1), -shifts, shifts),
+        ],
+        dim=1,
+    )
+    pairs, pair = torch.unique(key, dim=0, return_inverse=True)
+    edges = torch.arange(key.shape[0], device=key.device)
+    return pair, torch.empty(pairs.shape[0], dtype=torch.long, device=key.device).scatter_(0, pair, edges)
+
+
+def padded_layout(
+    node_order: torch.Tensor,
+    tables: Sequence[torch.Tensor],
+    slot_of_edge: torch.Tensor,
+    radial_rows: Optional[torch.Tensor] = None,
+) -> EdgeLayout:
     """The layout of :func:`bucket_slots`'s output: one chunk per bucket, fixed shapes, no host reads.
 
     The convolution on it is plain differentiable operations (autograd keeps per-slot
     intermediates: meant for small systems and ``torch.compile``); ``n_edges`` counts the slots.
+    ``radial_rows``: see :class:`EdgeLayout`.
     """
     chunks, start, slot = [], 0, 0
     for table in tables:
@@ -199,7 +241,7 @@ def padded_layout(node_order: torch.Tensor, tables: Sequence[torch.Tensor], slot
     positions = torch.arange(n_nodes, device=node_order.device)
     inverse_order = torch.empty_like(node_order).index_copy(0, node_order, positions)
     return EdgeLayout(
-        n_nodes, slot, slot, slot_of_edge, senders, node_order, inverse_order, chunks, n_nodes, autograd=True
+        n_nodes, slot, slot, slot_of_edge, senders, node_order, inverse_order, chunks, n_nodes, True, radial_rows
     )
 
 

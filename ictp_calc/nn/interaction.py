@@ -26,7 +26,8 @@ class Interaction(nn.Module):
     """Convolution and aggregation: features of ranks ``<= l_in`` -> ``A`` of ranks ``<= l_edge``.
 
     Forward: ``h [N, (l_in+1)^2, F]``, ``edge_attrs [S, (l_edge+1)^2]`` (harmonics) and
-    ``edge_feats [S, n_basis]`` (radial) in the slot layout ``layout`` -> ``A [N, (l_edge+1)^2, P]``.
+    ``edge_feats [S, n_basis]`` (radial) in the slot layout ``layout`` -> ``A [N, (l_edge+1)^2, P]``
+    (``edge_feats [R, n_basis]`` where the layout has ``radial_rows``).
     """
 
     def __init__(
@@ -56,9 +57,14 @@ class Interaction(nn.Module):
 
     def forward(self, h, edge_attrs, edge_feats, layout: EdgeLayout) -> torch.Tensor:
         h = self.linear_first(h)
-        # The radial MLP's output layer is applied inside the convolution, chunk by chunk.
         hidden, weight = self.radial.hidden(edge_feats), self.radial.output_weight()
-        summed = fused_convolution(h, hidden, edge_attrs, self.paths, self.coupling, layout, radial_weight=weight)
+        if layout.radial_rows is None:
+            # The radial MLP's output layer is applied inside the convolution, chunk by chunk.
+            summed = fused_convolution(h, hidden, edge_attrs, self.paths, self.coupling, layout, radial_weight=weight)
+        else:  # radial weights per pair of opposite edges, gathered into the slots
+            radial = (hidden @ weight.T).index_select(0, layout.radial_rows)
+            radial = radial.view(layout.n_slots, len(self.paths), self.n_channels)
+            summed = fused_convolution(h, radial, edge_attrs, self.paths, self.coupling, layout)
         return self._mix(summed)  # the neighbor sum [N, Q, F] -> A
 
     def _mix(self, summed: torch.Tensor) -> torch.Tensor:

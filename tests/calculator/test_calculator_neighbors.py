@@ -104,3 +104,32 @@ def test_cache_without_skin_always_rebuilds():
 def test_cache_rejects_bad_skin(skin):
     with pytest.raises(ValueError, match="skin"):
         NeighborCache(CUTOFF, skin=skin)
+
+
+def test_check_state_reports_what_ase_reports(model):
+    """The calculator's exact comparison names the same changes as ASE's ``compare_atoms``."""
+    from ase.calculators.calculator import compare_atoms
+
+    atoms = triclinic_atoms()
+    calc = ICTPCalculator(model, device="cpu")
+    atoms.calc = calc
+    atoms.get_potential_energy()
+    changes = {
+        "nothing": lambda a: None,
+        "positions": lambda a: a.positions.__setitem__((2, 1), a.positions[2, 1] + 1e-9),
+        "numbers": lambda a: a.numbers.__setitem__(0, 8 if a.numbers[0] != 8 else 7),
+        "cell": lambda a: a.set_cell(a.cell.array * 1.001),
+        "pbc": lambda a: a.set_pbc([True, False, True]),
+        "ignored charges": lambda a: a.set_initial_charges(np.arange(len(a), dtype=float)),
+        "new magmoms": lambda a: a.set_initial_magnetic_moments(np.ones(len(a))),
+    }
+    for name, change in changes.items():
+        other = atoms.copy()
+        change(other)
+        expected = compare_atoms(calc.atoms, other, excluded_properties=set(calc.ignored_changes))
+        assert sorted(calc.check_state(other)) == sorted(expected), name
+    assert sorted(ICTPCalculator(model, device="cpu").check_state(atoms)) == sorted(compare_atoms(None, atoms))
+    # A change takes effect: the energy after moving an atom is recomputed.
+    before = atoms.get_potential_energy()
+    atoms.positions[0, 0] += 0.05
+    assert atoms.get_potential_energy() != before

@@ -61,7 +61,9 @@ def test_fullgraph_compile_equals_eager_molecule_box_and_slab(backend, dtype, rt
     compiled = potential(graph, stress=True)
     reference = eager(model, graph)
     assert_close(compiled, reference, rtol)
-    assert torch.allclose(compiled[keys.STRESS][1], reference[keys.STRESS][1], rtol=rtol, atol=0)  # the box
+    # Stress only where the cell has a volume (the box), measured against its largest component.
+    box = {keys.STRESS: compiled[keys.STRESS][1]}, {keys.STRESS: reference[keys.STRESS][1]}
+    assert_close(*box, rtol, (keys.STRESS,))
     assert compiled_graphs() - before == 1
 
 

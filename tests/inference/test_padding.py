@@ -8,7 +8,7 @@ from inference_helpers import CUTOFF, assert_close, batch_of, eager, structures,
 from ictp_calc import keys
 from ictp_calc.inference import Capacities, grow_capacity, in_degrees, pad_graph, plan_buckets
 from ictp_calc.inference.padding import unpad_outputs
-from ictp_calc.nn.convolution import bucket_slots, edge_layout
+from ictp_calc.nn.convolution import bucket_slots, edge_layout, edge_pairs
 
 
 # In-degrees within 5 Å of the hand-built 3BPA of benchmarks/bench_model.py, sorted: an input with a
@@ -45,6 +45,31 @@ def test_buckets_follow_the_degrees_and_grow_in_steps():
     # At most MAX_BUCKETS: the last takes the rest.
     assert plan_buckets([64, 32, 16, 8, 4, 2, 1]) == ((1, 72), (1, 36), (1, 18), (4, 10))
     assert plan_buckets([0, 0, 0]) == ((3, 2),)  # no edges at all
+    # Pairs of edges grow like the edges, in multiples of 32.
+    assert Capacities(0, 0).grown(27, 438, BPA_DEGREES, 219).n_pairs == 224
+    with_pairs = caps.grown(27, 438, BPA_DEGREES, 219)
+    assert with_pairs.grown(27, 438, BPA_DEGREES, 230).n_pairs == 288  # 1.25 x 224 = 280 -> 288
+
+
+def test_edge_pairs_join_each_edge_with_its_reverse():
+    model = tiny_model()
+    graph = batch_of(model, structures(), CUTOFF + 0.7)  # molecule, periodic box, mixed pbc
+    edge_index, shifts = graph[keys.EDGE_INDEX], graph[keys.CELL_SHIFTS]
+    pair, edge = edge_pairs(edge_index, shifts)
+    n_edges = edge_index.shape[1]
+    assert 2 * edge.shape[0] == n_edges  # a full neighbor list: every pair holds two edges
+    assert torch.equal(torch.bincount(pair), torch.full((edge.shape[0],), 2))
+    assert torch.equal(pair[edge], torch.arange(edge.shape[0]))  # each pair's edge belongs to it
+    # The two edges of a pair: i <- j with shift S and j <- i with -S.
+    first = torch.full((edge.shape[0],), -1).scatter_reduce(0, pair, torch.arange(n_edges), "amax")
+    second = torch.full((edge.shape[0],), n_edges).scatter_reduce(0, pair, torch.arange(n_edges), "amin")
+    assert torch.equal(edge_index[:, first], edge_index[:, second].flip(0))
+    assert torch.equal(shifts[first], -shifts[second])
+    assert bool((shifts[first] != 0).any()) and bool((edge_index[0, first] == edge_index[1, first]).any())
+    # A half list: no edge has its reverse, so each forms a pair alone.
+    half = (edge_index[0] < edge_index[1]).nonzero().squeeze(1)
+    pair, edge = edge_pairs(edge_index[:, half], shifts[half])
+    assert torch.equal(torch.sort(pair).values, torch.arange(half.numel())) and edge.shape[0] == half.numel()
 
 
 def test_bucket_slots_place_each_edge_in_its_receivers_block():
@@ -97,7 +122,8 @@ def test_padded_graph_equals_the_eager_model(dtype, rtol):
     graph = batch_of(model, atoms, CUTOFF + 0.7)  # with a skin: edges beyond the cutoff are masked
     n_atoms, n_edges = graph[keys.SPECIES].shape[0], graph[keys.EDGE_INDEX].shape[1]
     degrees = in_degrees(graph, n_atoms) + [0] * 5
-    caps = Capacities(n_atoms + 5, n_edges + 37, tuple((c, k + 3) for c, k in plan_buckets(degrees)))
+    n_pairs = edge_pairs(graph[keys.EDGE_INDEX], graph[keys.CELL_SHIFTS])[1].shape[0]
+    caps = Capacities(n_atoms + 5, n_edges + 37, tuple((c, k + 3) for c, k in plan_buckets(degrees)), n_pairs + 11)
     padded = unpad_outputs(eager(model, pad_graph(graph, caps)), n_atoms, len(atoms))
     reference = eager(model, graph)
     assert_close(padded, reference, rtol)
