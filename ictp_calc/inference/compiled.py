@@ -15,7 +15,7 @@ older versions raise :class:`CompileUnavailableError` at construction instead of
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -23,6 +23,7 @@ from .. import keys
 from ..model import ICTPModel, compute_properties
 from ..nn.convolution import edge_pairs
 from .padding import Capacities, in_degrees, pad_positions, pad_static, unpad_outputs
+from .threads import SMALL_SYSTEM_ATOMS
 
 __all__ = ["CompiledPotential", "CompileUnavailableError", "MIN_TORCH"]
 
@@ -53,9 +54,14 @@ class CompiledPotential:
     Args:
         model: an :class:`ICTPModel` in eval mode with frozen parameters (the calculator's own).
         backend: ``torch.compile`` backend (``"inductor"``; ``"aot_eager"`` compiles fast, for tests).
-        mode: ``torch.compile`` mode, e.g. ``"reduce-overhead"`` (CUDA graphs) on a GPU. Without a
-            mode, inductor on a CPU writes its wrapper in C++ (``cpp_wrapper``): the Python wrapper
-            that launches the ~150 kernels of a 3BPA call cost about 10 % of the call.
+        mode: ``torch.compile`` mode, e.g. ``"reduce-overhead"`` (CUDA graphs) on a GPU.
+
+    Without a mode, inductor on a CPU gets two options: its wrapper in C++ (``cpp_wrapper``; the
+    Python wrapper that launches the ~150 kernels of a 3BPA call cost about 10 % of the call), and,
+    for fewer than :data:`~ictp_calc.inference.threads.SMALL_SYSTEM_ATOMS` atoms at the first
+    :meth:`prepare`, single-threaded generated kernels (``cpp.threads = 1``) whatever torch's thread
+    count: each of those tiny kernels would otherwise wake the OpenMP threads (3BPA float64 with
+    two threads: 187 ms a call instead of 25 ms; with one thread 11 ms).
 
     Attributes:
         capacities: current :class:`Capacities` (None before the first call).
@@ -71,11 +77,7 @@ class CompiledPotential:
             )
         self.model = model
         self.backend, self.mode = backend, mode
-        on_cpu = next(model.parameters()).device.type == "cpu"
-        options = {"cpp_wrapper": True} if backend == "inductor" and mode is None and on_cpu else None
-        self._fn = torch.compile(
-            _energy_forces_stress, backend=backend, mode=mode, options=options, fullgraph=True, dynamic=False
-        )
+        self._fn: Optional[Callable] = None  # compiled at the first prepare, which knows the atoms
         self.capacities: Optional[Capacities] = None
         self.n_capacity_changes = 0
         self.n_edges = 0
@@ -96,17 +98,29 @@ class CompiledPotential:
         pairs = edge_pairs(graph[keys.EDGE_INDEX], graph[keys.CELL_SHIFTS])
         current = self.capacities or Capacities(0, 0)
         grown = current.grown(n_atoms, n_edges, degrees, pairs[1].shape[0])
+        if self._fn is None:
+            self._fn = self._compile(n_atoms)
         if grown != current:
             self.capacities = grown
             self.n_capacity_changes += 1
         self._static = pad_static(graph, self.capacities, pairs)
+
+    def _compile(self, n_atoms: int) -> Callable:
+        """The compiled function, with inductor's CPU options (see the class docstring)."""
+        options = None
+        on_cpu = next(self.model.parameters()).device.type == "cpu"
+        if self.backend == "inductor" and self.mode is None and on_cpu:
+            options = {"cpp_wrapper": True, "cpp.threads": 1 if n_atoms < SMALL_SYSTEM_ATOMS else -1}
+        return torch.compile(
+            _energy_forces_stress, backend=self.backend, mode=self.mode, options=options, fullgraph=True, dynamic=False
+        )
 
     def __call__(self, graph: Graph, stress: bool = False) -> Graph:
         """Energy ``[G]``, per-atom energies, forces (and virial, stress) of ``graph``, unpadded.
 
         :meth:`prepare` must have been called for the graph's current neighbor list.
         """
-        if self._static is None or self.capacities is None:
+        if self._static is None or self.capacities is None or self._fn is None:
             raise RuntimeError("CompiledPotential.prepare(graph) must be called first")
         padded = {**self._static, **pad_positions(graph[keys.POSITIONS], graph[keys.CELL], self.capacities)}
         # Dynamo traces torch.autograd.grad only with this option, and the compiled code of every
