@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .. import keys
-from ..nn.convolution import SMALL_GRAPH, EdgeLayout, edge_layout, edge_pairs, padded_layout
+from ..nn.convolution import EdgeLayout, edge_layout, padded_layout
 from ..nn import Interaction, LinearReadout, MLPReadout, ProductBasis, RadialEmbedding, RankLinear, SpeciesLinear
 from ..tensors import harmonic_matrix, harmonics
 from .config import ModelConfig
@@ -142,33 +142,18 @@ class ICTPModel(nn.Module):
         shift_vectors = torch.bmm(shifts.unsqueeze(1), edge_cell).squeeze(1)
         return positions.index_select(0, receiver) - positions.index_select(0, sender) - shift_vectors
 
-    def _edge_inputs(self, edge_index, vectors, shifts, n_nodes: int, n_receivers: int):
-        """Harmonics, radial features and slot layout of the edges into the first ``n_receivers`` atoms.
-
-        Args:
-            edge_index ``[2, E]``, vectors ``[E, 3]``, shifts ``[E, 3]``: the edges (within the cutoff).
-        """
+    def _edge_inputs(self, edge_index: torch.Tensor, vectors: torch.Tensor, n_nodes: int, n_receivers: int):
+        """Harmonics, radial features and slot layout of the edges into the first ``n_receivers`` atoms."""
         c = self.config
         if n_receivers < n_nodes:
             keep = (edge_index[0] < n_receivers).nonzero().squeeze(-1)
-            edge_index, vectors, shifts = edge_index.index_select(1, keep), vectors[keep], shifts[keep]
+            edge_index, vectors = edge_index.index_select(1, keep), vectors.index_select(0, keep)
         # Edge quantities live in the padded slot layout of the fused convolution; padding slots
         # get a vector longer than the cutoff, hence exactly zero radial features and messages.
         max_slots = max(256, (1 << 20) // c.n_hidden_feats)
         layout = edge_layout(edge_index, n_receivers, max_slots=max_slots, n_senders=n_nodes)
-        padding, radial_vectors = self._padding_vector(), None
-        if layout.n_slots * self._radial_width() <= SMALL_GRAPH:
-            # A small graph keeps per-slot radial weights anyway: form them once per pair of
-            # opposite edges (half the rows) and gather them; row n_pairs serves padding slots.
-            pair, pair_edge = edge_pairs(edge_index, shifts)
-            layout.radial_rows = layout.to_slots(pair, pair.new_tensor(pair_edge.shape[0]))
-            radial_vectors = torch.cat([vectors.index_select(0, pair_edge), padding.unsqueeze(0)])
-        vectors = layout.to_slots(vectors, padding)  # [S, 3]
-        return self._slot_features(vectors, radial_vectors) + (layout,)
-
-    def _radial_width(self) -> int:
-        """Columns of the widest layer's radial weights, ``n_paths F``."""
-        return max(layer.interaction.radial.layers[-1].weight.shape[0] for layer in self.layers)
+        vectors = layout.to_slots(vectors, self._padding_vector())  # [S, 3]
+        return self._slot_features(vectors) + (layout,)
 
     def _padding_vector(self) -> torch.Tensor:
         """The vector of padding slots: longer than the cutoff, so its features vanish exactly."""
@@ -178,8 +163,8 @@ class ICTPModel(nn.Module):
     def _slot_features(self, vectors: torch.Tensor, radial_vectors: Optional[torch.Tensor] = None):
         """Harmonics ``[S, (L_e+1)^2]`` of slot vectors ``[S, 3]`` and radial features ``[R, B]``.
 
-        The radial features are those of ``radial_vectors [R, 3]`` (one per pair of opposite edges,
-        where the layout has ``radial_rows``) if given, else of ``vectors``.
+        The radial features are those of ``radial_vectors [R, 3]`` (one per pair of opposite edges
+        in padded graphs) if given, else of ``vectors``.
         """
         c = self.config
         lengths = vectors.norm(dim=-1, keepdim=True)  # [S, 1]
@@ -213,8 +198,8 @@ class ICTPModel(nn.Module):
     def forward(self, graph: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         c = self.config
         species = graph[keys.SPECIES]
-        edge_index, shifts = graph[keys.EDGE_INDEX], graph[keys.CELL_SHIFTS]
-        vectors = self.edge_vectors(graph, edge_index, shifts.to(self.dtype))
+        edge_index = graph[keys.EDGE_INDEX]
+        vectors = self.edge_vectors(graph, edge_index, graph[keys.CELL_SHIFTS].to(self.dtype))
         n_nodes = species.shape[0]
         sizes = [n_nodes] * c.n_interactions
         edges, edges_for = None, None
@@ -225,15 +210,14 @@ class ICTPModel(nn.Module):
             # Edges at or beyond the cutoff contribute exactly nothing (the envelope vanishes there);
             # dropping them first makes a neighbor list with a skin cost no more than one without.
             inside = (vectors.detach().norm(dim=-1) < c.cutoff).nonzero().squeeze(-1)
-            edge_index, vectors, shifts = edge_index.index_select(1, inside), vectors[inside], shifts[inside]
+            edge_index, vectors = edge_index.index_select(1, inside), vectors.index_select(0, inside)
             if keys.LAYER_SIZES in graph:
                 sizes = [min(int(n), n_nodes) for n in graph[keys.LAYER_SIZES].tolist()]
         h = self.embed(species)  # [N, 1, F]
         node_energy = torch.zeros(n_nodes, dtype=self.dtype, device=species.device)
         for layer, readout, n_out in zip(self.layers, self.readouts, sizes):
             if edges_for != (h.shape[0], n_out):
-                edges = self._edge_inputs(edge_index, vectors, shifts, h.shape[0], n_out)
-                edges_for = (h.shape[0], n_out)
+                edges, edges_for = self._edge_inputs(edge_index, vectors, h.shape[0], n_out), (h.shape[0], n_out)
             h = layer(h, species, *edges)  # [n_out, ...]
             energy_t = readout(h[:, 0])
             if n_out < n_nodes:

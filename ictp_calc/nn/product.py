@@ -131,7 +131,9 @@ class ProductBasis(nn.Module):
         """Contract the sub-paths ``q [N, P, s, d]`` with the weights of step ``k`` -> ``[N, P, d]``."""
         weight = self.weights[k * (self.l_out + 1) + l]
         if not self.coupled:
-            return _small_matmul(weight[species].unsqueeze(2), q).squeeze(2)  # [N, P, 1, s] @ [N, P, s, d]
+            if torch.compiler.is_compiling():  # see _small_matmul
+                return (q * weight[species].unsqueeze(-1)).sum(2)
+            return torch.einsum("nusc,nus->nuc", q, weight[species])
         all_species = torch.einsum("nxc,zxw->nzwc", q.flatten(1, 2), weight)  # [N, S, P, d]
         index = species.view(-1, 1, 1, 1).expand(-1, 1, self.n_channels, q.shape[-1])
         return all_species.gather(1, index).squeeze(1)
