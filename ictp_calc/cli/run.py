@@ -8,6 +8,9 @@ import sys
 import click
 from click.core import ParameterSource
 
+from ..devices import resolve_device
+from ..inference.compiled import AUTO_COMPILE_STEPS, compile_pays
+from ..inference.threads import SMALL_SYSTEM_ATOMS
 from ..md import ENSEMBLES, InputError, MDSettings, plot_log, run_md, steps_for_time
 from ..md.inputs import read_structure
 from ..md.restart import load_settings, merge_settings
@@ -48,8 +51,10 @@ _NOT_SETTINGS = {"restart", "overwrite", "time_ps", "plot", "progress", "threads
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Inference dtype [default: the model's].")
 @click.option("--skin", type=NON_NEGATIVE, default=0.5, show_default=True, help="Verlet neighbor-list skin, Å.")
 @threads_option
-@click.option("--compile/--no-compile", "compile", default=False, show_default=True,
-              help="Compile the model (torch.compile; the first step then takes a minute or more on a CPU).")
+@click.option("--compile/--no-compile", "compile", default=None,
+              help="Compile the model (torch.compile; the first step then takes a minute or more on a CPU) "
+                   f"[default: on for runs of at least {AUTO_COMPILE_STEPS} steps of fewer than "
+                   f"{SMALL_SYSTEM_ATOMS} atoms on a CPU, where it pays].")
 @click.option("--interval", type=click.IntRange(min=1), default=10, show_default=True,
               help="Write a frame and a log row every this many steps.")
 @click.option("--checkpoint-interval", type=click.IntRange(min=1), default=1000, show_default=True,
@@ -83,8 +88,11 @@ def run_command(ctx, structure, **options):
     explicit = {_FIELDS.get(name, name): value for name, value in options.items()
                 if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     values = {_FIELDS.get(name, name): value for name, value in options.items() if name not in _NOT_SETTINGS}
+    if values["compile"] is None:  # chosen below, from the run's length and size
+        del values["compile"]
     with exit_codes("the run"):
-        apply_threads(threads, len(read_structure(structure)))
+        n_atoms = len(read_structure(structure))
+        apply_threads(threads, n_atoms)
         if restart:
             stored = load_settings(values["output_dir"])
             settings = merge_settings(stored, {**explicit, "structure": structure, "output_dir": values["output_dir"]})
@@ -94,6 +102,12 @@ def run_command(ctx, structure, **options):
             if "steps" in explicit:
                 raise InputError("give either --steps or --time-ps, not both")
             settings = settings.replace(steps=steps_for_time(time_ps, settings.timestep_fs))
+        if not restart and "compile" not in explicit:
+            device = resolve_device(settings.device).type
+            settings = settings.replace(compile=compile_pays(settings.steps, n_atoms, device))
+            if settings.compile:
+                click.echo(f"compiling the model first (a run of {settings.steps} steps of {n_atoms} atoms, "
+                           f"at least {AUTO_COMPILE_STEPS}: it pays; --no-compile to skip)", err=True)
         result = run_md(settings, restart=restart, overwrite=overwrite, command=command_line(),
                         progress=sys.stderr if progress else None)
     click.echo(

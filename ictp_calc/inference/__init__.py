@@ -6,17 +6,19 @@ and stress of a model once per capacity; :mod:`~ictp_calc.inference.threads` cho
 for a system size. Nothing here changes global torch state.
 """
 
-from .compiled import MIN_TORCH, CompiledPotential, CompileUnavailableError
+from .compiled import AUTO_COMPILE_STEPS, MIN_TORCH, CompiledPotential, CompileUnavailableError, compile_pays
 from .padding import Capacities, grow_capacity, in_degrees, pad_graph, plan_buckets
 from .threads import SMALL_SYSTEM_ATOMS, choose_threads
 
 __all__ = [
+    "AUTO_COMPILE_STEPS",
     "Capacities",
     "CompileUnavailableError",
     "CompiledPotential",
     "MIN_TORCH",
     "SMALL_SYSTEM_ATOMS",
     "choose_threads",
+    "compile_pays",
     "grow_capacity",
     "in_degrees",
     "pad_graph",

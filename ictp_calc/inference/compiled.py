@@ -14,7 +14,9 @@ older versions raise :class:`CompileUnavailableError` at construction instead of
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from typing import Callable, Dict, Optional, Tuple
 
 import torch
@@ -25,7 +27,7 @@ from ..nn.convolution import edge_pairs
 from .padding import Capacities, in_degrees, pad_positions, pad_static, unpad_outputs
 from .threads import SMALL_SYSTEM_ATOMS
 
-__all__ = ["CompiledPotential", "CompileUnavailableError", "MIN_TORCH"]
+__all__ = ["AUTO_COMPILE_STEPS", "CompiledPotential", "CompileUnavailableError", "MIN_TORCH", "compile_pays"]
 
 MIN_TORCH: Tuple[int, int] = (2, 13)  # the oldest torch whose dynamo traces compute_properties whole
 
@@ -40,6 +42,37 @@ def _energy_forces_stress(model: ICTPModel, graph: Graph, stress: bool) -> Graph
 
 class CompileUnavailableError(ValueError):
     """``compile`` was asked for, but this torch cannot compile the model (too old)."""
+
+
+AUTO_COMPILE_STEPS = 20_000  # 10 ps at 0.5 fs; see compile_pays
+
+
+def cpp_compiler_found() -> bool:
+    """Whether inductor's C++ compiler (``$CXX``, else ``g++``) is on the ``PATH``."""
+    return shutil.which(os.environ.get("CXX") or "g++") is not None
+
+
+def compile_pays(n_steps: int, n_atoms: int, device: str) -> bool:
+    """Whether compiling pays for a run of ``n_steps`` model evaluations of ``n_atoms`` atoms.
+
+    Measured on one CPU core (``benchmarks/README.md``): a compiled 3BPA step (``small`` size) saves
+    about 15 ms in float64 and 12 ms in float32 against the eager one, and compiling takes about 5 s
+    with inductor's on-disk cache warm and 1-1.5 minutes cold (longer on a busy machine). From
+    :data:`AUTO_COMPILE_STEPS` steps on, the run saves several times the compile time. Only below
+    :data:`~ictp_calc.inference.threads.SMALL_SYSTEM_ATOMS` atoms (the compiled path keeps per-slot
+    intermediates), on a CPU (unmeasured on a GPU), with a torch that can compile
+    (:data:`MIN_TORCH`) and a C++ compiler for inductor.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``... (a resolved device type).
+    """
+    return (
+        n_steps >= AUTO_COMPILE_STEPS
+        and n_atoms < SMALL_SYSTEM_ATOMS
+        and device == "cpu"
+        and torch_release(torch.__version__) >= MIN_TORCH
+        and cpp_compiler_found()
+    )
 
 
 def torch_release(version: str) -> Tuple[int, int]:

@@ -68,9 +68,18 @@ def test_cli_sets_a_passive_wait_policy_before_torch_loads(given, expected):
     assert out.split() == [expected, "True"]
 
 
-@pytest.mark.parametrize("flag,expected", [([], False), (["--compile"], True), (["--no-compile"], False)])
-def test_run_passes_compile_to_the_calculator(tmp_path, monkeypatch, restore_threads, flag, expected):
-    """``--compile`` reaches ``make_calculator`` (stopped there: compiling itself is tested elsewhere)."""
+@pytest.mark.parametrize("args,expected", [
+    ([], False),  # 2 steps: compiling would not pay
+    (["--compile"], True),
+    (["--no-compile"], False),
+    (["--steps", "20000"], True),  # AUTO_COMPILE_STEPS of a 27-atom molecule on a CPU
+    (["--steps", "19999"], False),
+    (["--steps", "20000", "--no-compile"], False),
+    (["--time-ps", "10"], True),  # 20,000 steps of 0.5 fs
+])
+def test_run_passes_compile_to_the_calculator(tmp_path, monkeypatch, restore_threads, args, expected):
+    """``--compile`` and the default by run length reach ``make_calculator`` (stopped there)."""
+    import ictp_calc.inference.compiled as compiled
     import ictp_calc.md.runner as runner
     from ictp_calc.md import InputError
 
@@ -81,7 +90,26 @@ def test_run_passes_compile_to_the_calculator(tmp_path, monkeypatch, restore_thr
         raise InputError("stop here")
 
     monkeypatch.setattr(runner, "make_calculator", fake_make_calculator)
-    result = CliRunner().invoke(main, ["run", str(BPA_START), "--steps", "2", "--device", "cpu",
-                                       "--output-dir", str(tmp_path / "out"), "--no-progress", *flag])
+    monkeypatch.setattr(compiled, "cpp_compiler_found", lambda: True)  # whatever this machine has
+    steps = [] if "--steps" in args or "--time-ps" in args else ["--steps", "2"]
+    result = CliRunner().invoke(main, ["run", str(BPA_START), *steps, "--device", "cpu",
+                                       "--output-dir", str(tmp_path / "out"), "--no-progress", *args])
     assert result.exit_code == 5 and "stop here" in result.output
     assert seen["compile"] is expected
+    assert ("compiling the model first" in result.output) == (expected and "--compile" not in args)
+
+
+def test_compile_pays_for_long_runs_of_small_systems_on_a_cpu(monkeypatch):
+    import ictp_calc.inference.compiled as compiled
+    from ictp_calc.inference import AUTO_COMPILE_STEPS, compile_pays
+
+    monkeypatch.setattr(compiled, "cpp_compiler_found", lambda: True)
+    assert compile_pays(AUTO_COMPILE_STEPS, 27, "cpu")
+    assert not compile_pays(AUTO_COMPILE_STEPS - 1, 27, "cpu")
+    assert not compile_pays(AUTO_COMPILE_STEPS, SMALL_SYSTEM_ATOMS, "cpu")  # large: the eager path
+    assert not compile_pays(AUTO_COMPILE_STEPS, 27, "cuda")  # not measured on a GPU
+    monkeypatch.setattr(compiled.torch, "__version__", "2.11.0+cu130")
+    assert not compile_pays(AUTO_COMPILE_STEPS, 27, "cpu")  # this torch cannot compile the model
+    monkeypatch.setattr(compiled.torch, "__version__", "2.13.0+cpu")
+    monkeypatch.setattr(compiled, "cpp_compiler_found", lambda: False)
+    assert not compile_pays(AUTO_COMPILE_STEPS, 27, "cpu")  # inductor would fail without one
