@@ -53,7 +53,7 @@ def test_signal_writes_checkpoint_marks_manifest_and_exits(tmp_path, signum, cod
     # stops the run before the signal, however late it comes (checked for 5000 steps).
     process = _start(tmp_path, "run", BPA_START, "--model", model, "--steps", 100000, "--device", "cpu",
                      "--output-dir", out, "--no-progress", "--interval", 1, "--temperature-K", 1,
-                     "--timestep-fs", 0.01, "--no-health")
+                     "--timestep-fs", 0.01, "--no-health", "--no-compile")  # not compiled for its 100,000 steps
     _wait_for(out / "log.csv", process)
     time.sleep(0.5)
     process.send_signal(signum)
