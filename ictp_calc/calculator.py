@@ -34,7 +34,10 @@ Design:
   (:class:`~ictp_calc.inference.CompiledPotential`); the first call compiles (tens of seconds on a
   CPU), a neighbor list within capacity reuses the compiled code. It keeps per-slot
   intermediates for autograd, so it is meant for small and medium systems; the eager path is the
-  reference and the one for large systems.
+  reference and the one for large systems. Where compiling fails (no working C++ compiler for
+  inductor, say), the call raises :class:`~ictp_calc.inference.CompileFailedError`; with
+  ``compile_fallback=True`` the calculator warns once (:class:`~ictp_calc.inference.CompileFallbackWarning`)
+  and evaluates eagerly from then on.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ from .data.domain import OutOfDomainWarning, domain_thresholds, out_of_domain, s
 from .data.graph import species_indices
 from .data.neighbor_cache import NeighborCache
 from .devices import resolve_device
-from .inference import CompiledPotential
+from .inference import CompiledPotential, CompileFailedError, CompileFallbackWarning
 from .io import file_checksum, load_model, resolve_model
 from .io.model_file import model_units
 from .model import DTYPES, ICTPModel, compute_properties
@@ -141,6 +144,9 @@ class ICTPCalculator(Calculator):
         compile: compile the evaluation (``True``: torch's default backend, inductor; or a backend
             name such as ``"aot_eager"``); see the module docstring. Needs torch >= 2.13; older
             versions raise :class:`~ictp_calc.inference.CompileUnavailableError` (a ``ValueError``).
+        compile_fallback: where compiling fails at a call, warn and evaluate eagerly instead of raising
+            :class:`~ictp_calc.inference.CompileFailedError` (what ``ictp-md run`` does when it chose
+            to compile by itself).
         **kwargs: passed on to :class:`ase.calculators.calculator.Calculator` (``directory``, ``label``,
             ``atoms``).
 
@@ -164,6 +170,7 @@ class ICTPCalculator(Calculator):
         length_units_to_A: Optional[float] = None,
         min_distance: float = 0.1,
         compile: Union[bool, str] = False,
+        compile_fallback: bool = False,
         **kwargs: Any,
     ):
         unknown = sorted(set(kwargs) - _CALCULATOR_KWARGS)
@@ -195,6 +202,7 @@ class ICTPCalculator(Calculator):
             raise TypeError(f"compile must be a bool or a torch.compile backend name, got {compile!r}")
         backend = "inductor" if compile is True else compile
         self.compiled = CompiledPotential(self.model, backend) if backend else None
+        self.compile_fallback = bool(compile_fallback)
         self.n_evaluations = 0
         self.domain_A = domain_thresholds(shortest_distances(self.metadata), self.model.config.atomic_numbers,
                                           self.length_units_to_A)
@@ -276,7 +284,14 @@ class ICTPCalculator(Calculator):
         # enable_grad: forces are gradients, even when the caller runs under torch.no_grad().
         with torch.enable_grad():
             if self.compiled is not None:
-                return self.compiled(graph, stress)
+                try:
+                    return self.compiled(graph, stress)
+                except CompileFailedError as err:
+                    if not self.compile_fallback:
+                        raise
+                    message = f"{err.reason}; evaluating without compiling"
+                    warnings.warn(CompileFallbackWarning(message), stacklevel=4)
+                    self.compiled = None
             return compute_properties(self.model, graph, forces=True, stress=stress)
 
     def _check_domain(self, target, positions, cell, species, receiver, sender, shifts) -> None:

@@ -14,6 +14,7 @@ from typing import Dict, Iterator
 import click
 
 from ..data.domain import OutOfDomainWarning
+from ..inference import CompileFallbackWarning
 from ..md.errors import MDError, RunInterrupted
 
 __all__ = ["model_option", "exit_codes", "command_line", "domain_warnings_as_lines", "EXIT_CODE_HELP"]
@@ -38,7 +39,8 @@ def command_line() -> str:
 def domain_warnings_as_lines() -> Iterator[None]:
     """Inside the block, an :class:`~ictp_calc.data.domain.OutOfDomainWarning` is a line of the
     command's output on stderr (``Warning: out of the training domain: ...``), every time one is
-    raised (the calculator raises it once per structure); other warnings are shown as usual."""
+    raised (the calculator raises it once per structure), and so is a
+    :class:`~ictp_calc.inference.CompileFallbackWarning`; other warnings are shown as usual."""
     with warnings.catch_warnings():  # restores the filters and showwarning afterwards
         warnings.simplefilter("always", OutOfDomainWarning)
         shown = warnings.showwarning
@@ -46,6 +48,8 @@ def domain_warnings_as_lines() -> Iterator[None]:
         def show(message, category, filename, lineno, file=None, line=None):
             if issubclass(category, OutOfDomainWarning):
                 click.echo(f"Warning: out of the training domain: {message}", err=True)
+            elif issubclass(category, CompileFallbackWarning):
+                click.echo(f"Warning: {message}", err=True)
             else:
                 shown(message, category, filename, lineno, file, line)
 

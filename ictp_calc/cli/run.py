@@ -108,8 +108,9 @@ def run_command(ctx, structure, **options):
             if settings.compile:
                 click.echo(f"compiling the model first (a run of {settings.steps} steps of {n_atoms} atoms, "
                            f"at least {AUTO_COMPILE_STEPS}: it pays; --no-compile to skip)", err=True)
+        # A compiled run the user did not ask for falls back to the eager model where compiling fails.
         result = run_md(settings, restart=restart, overwrite=overwrite, command=command_line(),
-                        progress=sys.stderr if progress else None)
+                        progress=sys.stderr if progress else None, compile_fallback="compile" not in explicit)
     click.echo(
         f"steps {result.first_step}-{result.last_step} of {result.n_atoms} atoms in {result.wall_s:.1f} s: "
         f"{result.steps_per_s:.2f} steps/s, {result.ns_per_day:.3f} ns/day"

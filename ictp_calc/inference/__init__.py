@@ -6,13 +6,23 @@ and stress of a model once per capacity; :mod:`~ictp_calc.inference.threads` cho
 for a system size. Nothing here changes global torch state.
 """
 
-from .compiled import AUTO_COMPILE_STEPS, MIN_TORCH, CompiledPotential, CompileUnavailableError, compile_pays
+from .compiled import (
+    AUTO_COMPILE_STEPS,
+    MIN_TORCH,
+    CompiledPotential,
+    CompileFailedError,
+    CompileFallbackWarning,
+    CompileUnavailableError,
+    compile_pays,
+)
 from .padding import Capacities, grow_capacity, in_degrees, pad_graph, plan_buckets
 from .threads import SMALL_SYSTEM_ATOMS, choose_threads
 
 __all__ = [
     "AUTO_COMPILE_STEPS",
     "Capacities",
+    "CompileFailedError",
+    "CompileFallbackWarning",
     "CompileUnavailableError",
     "CompiledPotential",
     "MIN_TORCH",

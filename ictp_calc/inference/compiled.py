@@ -10,6 +10,9 @@ results agree to rounding (float64 ~1e-12 relative).
 It needs torch >= 2.13 (:data:`MIN_TORCH`): torch 2.11 stops at the ``requires_grad_()`` of the
 force derivative ("Unsupported Tensor.requires_grad_() call", seen on a GPU machine's 2.11.0+cu130);
 older versions raise :class:`CompileUnavailableError` at construction instead of deep in tracing.
+Compiling itself can fail on a machine whose toolchain inductor cannot use (no working C++ compiler,
+no Python headers): the first call of each capacity then raises :class:`CompileFailedError`, and
+:class:`~ictp_calc.ICTPCalculator` can fall back to the eager model (``compile_fallback=True``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,15 @@ from ..nn.convolution import edge_pairs
 from .padding import Capacities, in_degrees, pad_positions, pad_static, unpad_outputs
 from .threads import SMALL_SYSTEM_ATOMS
 
-__all__ = ["AUTO_COMPILE_STEPS", "CompiledPotential", "CompileUnavailableError", "MIN_TORCH", "compile_pays"]
+__all__ = [
+    "AUTO_COMPILE_STEPS",
+    "CompileFailedError",
+    "CompileFallbackWarning",
+    "CompiledPotential",
+    "CompileUnavailableError",
+    "MIN_TORCH",
+    "compile_pays",
+]
 
 MIN_TORCH: Tuple[int, int] = (2, 13)  # the oldest torch whose dynamo traces compute_properties whole
 
@@ -42,6 +53,27 @@ def _energy_forces_stress(model: ICTPModel, graph: Graph, stress: bool) -> Graph
 
 class CompileUnavailableError(ValueError):
     """``compile`` was asked for, but this torch cannot compile the model (too old)."""
+
+
+class CompileFailedError(CompileUnavailableError):
+    """Compiling failed on this machine (e.g. inductor found no working C++ compiler).
+
+    Attributes:
+        reason: what failed, with the first line of torch's error (chained as ``__cause__``).
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(f"{reason}; evaluate without compiling (compile=False; ictp-md: --no-compile)")
+        self.reason = reason
+
+
+class CompileFallbackWarning(UserWarning):
+    """Compiling failed and the calculator evaluates with the eager model instead."""
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
 AUTO_COMPILE_STEPS = 20_000  # 10 ps at 0.5 fs; see compile_pays
@@ -115,6 +147,7 @@ class CompiledPotential:
         self.n_capacity_changes = 0
         self.n_edges = 0
         self._static: Optional[Graph] = None
+        self._compiled_for: set = set()  # (capacities, stress) whose compilation succeeded
 
     def prepare(self, graph: Graph) -> None:
         """Pad the parts of ``graph`` that change only with the neighbor list (call after each rebuild).
@@ -152,12 +185,23 @@ class CompiledPotential:
         """Energy ``[G]``, per-atom energies, forces (and virial, stress) of ``graph``, unpadded.
 
         :meth:`prepare` must have been called for the graph's current neighbor list.
+
+        Raises:
+            CompileFailedError: the first call of a capacity (and stress on/off), which compiles, failed.
         """
         if self._static is None or self.capacities is None or self._fn is None:
             raise RuntimeError("CompiledPotential.prepare(graph) must be called first")
         padded = {**self._static, **pad_positions(graph[keys.POSITIONS], graph[keys.CELL], self.capacities)}
-        # Dynamo traces torch.autograd.grad only with this option, and the compiled code of every
-        # capacity (and model) counts against one recompile limit; patched here, not globally.
-        with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=_RECOMPILE_LIMIT):
-            out = self._fn(self.model, padded, stress)
+        key = (self.capacities, bool(stress))
+        try:
+            # Dynamo traces torch.autograd.grad only with this option, and the compiled code of every
+            # capacity (and model) counts against one recompile limit; patched here, not globally.
+            with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=_RECOMPILE_LIMIT):
+                out = self._fn(self.model, padded, stress)
+        except Exception as err:
+            if key in self._compiled_for:  # not a compilation: the error is the caller's to see
+                raise
+            reason = f"torch.compile ({self.backend}) failed on this machine: {_first_line(err)}"
+            raise CompileFailedError(reason) from err
+        self._compiled_for.add(key)
         return unpad_outputs(out, graph[keys.SPECIES].shape[0], graph[keys.CELL].shape[0])

@@ -13,6 +13,7 @@ from ase import Atoms
 
 from ..calculator import ICTPCalculator
 from ..data.checks import StructureError, UnknownElementError, check_cell, check_finite_positions
+from ..inference import CompileFailedError
 from ..io import DEFAULT_MODEL, ModelFileError, resolve_model
 from .errors import InputError
 
@@ -73,12 +74,13 @@ def read_structure(path: str, index: str = "-1") -> Atoms:
 
 def make_calculator(
     model: Optional[str], device: str = "auto", dtype: Optional[str] = None, skin: float = 0.0,
-    min_distance: float = 0.1, compile: bool = False,
+    min_distance: float = 0.1, compile: bool = False, compile_fallback: bool = False,
 ) -> ICTPCalculator:
     """An :class:`ICTPCalculator` for ``model`` (None: the shipped model), errors as :class:`InputError`."""
     path = resolve_model_path(model)
     try:
-        return ICTPCalculator(path, device=device, dtype=dtype, skin=skin, min_distance=min_distance, compile=compile)
+        return ICTPCalculator(path, device=device, dtype=dtype, skin=skin, min_distance=min_distance, compile=compile,
+                              compile_fallback=compile_fallback)
     except (ModelFileError, ValueError) as err:
         raise InputError(f"cannot use model {path!r}: {err}") from err
 
@@ -92,5 +94,7 @@ def attach_calculator(atoms: Atoms, calc) -> None:
     try:
         atoms.calc = calc
         atoms.get_forces()
+    except CompileFailedError as err:  # the first evaluation compiles
+        raise InputError(str(err)) from err
     except (UnknownElementError, StructureError, ValueError) as err:
         raise InputError(f"the starting structure cannot be evaluated: {err}") from err

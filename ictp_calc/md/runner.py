@@ -23,6 +23,7 @@ from typing import Any, Dict, Optional, TextIO
 
 import numpy as np
 
+from ..inference import CompileFailedError
 from ..io import file_checksum
 from .analysis import energy_drift
 from .ensembles import build_dynamics, conserved_energy, get_state, set_state
@@ -147,7 +148,7 @@ def _manifest(settings: MDSettings, calc, restart: bool, structure_sha: str) -> 
     }
 
 
-def _set_up(s: MDSettings, restart: bool, calculator):
+def _set_up(s: MDSettings, restart: bool, calculator, compile_fallback: bool = False):
     """Checkpoint, structure, calculator, health monitor and dynamics of a run (its inputs, checked).
 
     Returns:
@@ -160,7 +161,7 @@ def _set_up(s: MDSettings, restart: bool, calculator):
     structure_sha = file_checksum(s.structure)
     calc = calculator or make_calculator(
         s.model, device=s.device, dtype=s.dtype, skin=s.skin, min_distance=s.min_distance_A if s.health else 0.0,
-        compile=s.compile,
+        compile=s.compile, compile_fallback=compile_fallback,
     )
     monitor = HealthMonitor(atoms, s.temperature_K, s.health, s.max_temperature_factor, s.bond_stretch_factor,
                             s.timestep_fs, s.min_distance_A)
@@ -205,11 +206,12 @@ class _Run:
         self.saved_step = step
 
 
-def _open(s: MDSettings, restart: bool, overwrite: bool, calculator, command: Optional[str]) -> _Run:
+def _open(s: MDSettings, restart: bool, overwrite: bool, calculator, command: Optional[str],
+          compile_fallback: bool = False) -> _Run:
     """Check the inputs (no directory is left behind when they fail), then open the outputs."""
     created = _prepare_dir(s, restart, overwrite)
     try:
-        checkpoint, atoms, calc, structure_sha, monitor, dyn, first = _set_up(s, restart, calculator)
+        checkpoint, atoms, calc, structure_sha, monitor, dyn, first = _set_up(s, restart, calculator, compile_fallback)
     except InputError:
         if created and not os.listdir(s.output_dir):  # a run that fails on its inputs leaves no empty directory
             os.rmdir(s.output_dir)
@@ -239,6 +241,8 @@ def _step(run: _Run, step: int) -> None:
     s, atoms, dyn = run.settings, run.atoms, run.dyn
     try:
         dyn.step()
+    except CompileFailedError as err:  # compiling for a grown capacity failed (compile_fallback off)
+        raise InputError(f"step {step}: {err}; --restart continues from the last checkpoint") from err
     except ValueError as err:  # the calculator's typed input errors
         stop = stop_from_calculator_error(err, step)
         if stop is None:
@@ -285,7 +289,8 @@ def _close(run: _Run, bar: Progress, step: int) -> None:
     rate = (step - run.first) / wall if wall > 0 else 0.0
     run.segment.update(last_step=step, finished=now(), wall_s=wall, steps_per_s=rate,
                        ns_per_day=ns_per_day(rate, run.settings.timestep_fs),
-                       n_evaluations=getattr(run.calc, "n_evaluations", None))
+                       n_evaluations=getattr(run.calc, "n_evaluations", None),
+                       compiled=getattr(run.calc, "compiled", None) is not None)
     write_json(run.paths["manifest"], run.manifest)
 
 
@@ -297,6 +302,7 @@ def run_md(
     command: Optional[str] = None,
     progress: Optional[TextIO] = sys.stderr,
     handle_sigint: bool = True,
+    compile_fallback: bool = False,
 ) -> MDResult:
     """Run (or continue) the MD simulation described by ``settings``; see the package docstring for files.
 
@@ -309,13 +315,16 @@ def run_md(
         command: the command line, recorded in the manifest.
         progress: stream for the progress line (None: silent).
         handle_sigint: turn Ctrl-C and SIGTERM into a checkpoint and :class:`RunInterrupted`.
+        compile_fallback: with ``settings.compile``, evaluate eagerly where compiling fails, with a
+            :class:`~ictp_calc.inference.CompileFallbackWarning` (``ICTPCalculator(compile_fallback=True)``);
+            the manifest's segment records ``"compiled"``, whether the run ended on the compiled path.
 
     Raises:
         InputError: structure, model or settings unusable (exit code 5); RestartError for a bad restart.
         HealthStop: the health monitor stopped the run (exit code 3) after writing its files.
         RunInterrupted: Ctrl-C or SIGTERM, after writing a checkpoint (exit code 130 or 143).
     """
-    run = _open(settings, restart, overwrite, calculator, command)
+    run = _open(settings, restart, overwrite, calculator, command, compile_fallback)
     segment = run.segment
     bar = Progress(run.first, settings.steps, settings.timestep_fs, stream=progress)
     last = [run.first]
