@@ -4,17 +4,26 @@ Calls alternate between the thread counts (``torch.set_num_threads`` before each
 drifting load on a shared machine hits every count alike; medians are printed, then a JSON line.
 Run it as ``ictp-md`` runs: ``OMP_WAIT_POLICY=PASSIVE`` (set here unless the environment has one).
 
+``--compile inductor`` times the compiled path (:class:`ictp_calc.inference.CompiledPotential`)
+as well, interleaved with the eager calls. ``--busy K`` starts K busy-loop processes for the
+duration of the timing, each pinned to one of the last K cores this process may use (other
+work on a shared machine; the default 0 leaves the cores idle): a second thread then competes
+with that load instead of waking an idle core.
+
 Usage::
 
     python benchmarks/bench_threads.py --system 3bpa --dtype float64 --threads 1 --threads 2
+    python benchmarks/bench_threads.py --system 3bpa --compile inductor --busy 1
 """
 
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -25,7 +34,27 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_model import CUTOFF, ELEMENTS, SIZES, build_ictp, build_system  # noqa: E402
 
 from ictp_calc.data import atoms_to_graph  # noqa: E402
+from ictp_calc.inference import CompiledPotential  # noqa: E402
 from ictp_calc.model import DTYPES, compute_properties  # noqa: E402
+
+
+@contextlib.contextmanager
+def busy_loops(count: int):
+    """``count`` busy-loop processes, pinned to the last ``count`` usable cores, while the block runs."""
+    cores = sorted(os.sched_getaffinity(0))
+    if count > len(cores):
+        raise click.BadParameter(f"--busy {count}: this process may use only {len(cores)} cores")
+    loops = []
+    try:
+        for core in cores[len(cores) - count:]:
+            loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            os.sched_setaffinity(loop.pid, {core})
+            loops.append(loop)
+        yield
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
 
 
 @click.command()
@@ -33,26 +62,41 @@ from ictp_calc.model import DTYPES, compute_properties  # noqa: E402
 @click.option("--dtype", type=click.Choice(sorted(DTYPES)), default="float64", show_default=True)
 @click.option("--size", type=click.Choice(SIZES), default="small", show_default=True)
 @click.option("--threads", "counts", type=click.IntRange(1), multiple=True, help="Thread counts (default 1 and 2).")
+@click.option("--compile", "backend", default=None, help="Also time the compiled path with this backend (inductor).")
+@click.option("--busy", type=click.IntRange(0), default=0, show_default=True,
+              help="Busy-loop processes on the last cores while timing (a loaded machine).")
 @click.option("--repeats", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--warmup", default=2, show_default=True, type=click.IntRange(1))
-def main(system, dtype, size, counts, repeats, warmup):
+def main(system, dtype, size, counts, backend, busy, repeats, warmup):
     """Time evaluations at each thread count, interleaved (see the module docstring)."""
     counts = counts or (1, 2)
     atoms = build_system(system)
     graph = atoms_to_graph(atoms, ELEMENTS, CUTOFF, dtype=DTYPES[dtype])
     model = build_ictp(size, dtype, graph["edge_index"].shape[1] / len(atoms))
-    times = {n: [] for n in counts}
-    for i in range(warmup + repeats):
-        for n in counts:
-            torch.set_num_threads(n)
-            start = time.perf_counter()
-            compute_properties(model, graph, forces=True)
-            if i >= warmup:
-                times[n].append(time.perf_counter() - start)
-    result = {"system": system, "dtype": dtype, "size": size, "n_atoms": len(atoms)}
-    for n in counts:
-        result[f"threads_{n}_s"] = statistics.median(times[n])
-        print(f"  {n} thread(s): median {result[f'threads_{n}_s']:.4f} s over {repeats} calls")
+    calls = {"eager": lambda: compute_properties(model, graph, forces=True)}
+    if backend:
+        potential = CompiledPotential(model, backend=backend)
+        potential.prepare(graph)
+        start = time.perf_counter()
+        potential(graph)
+        print(f"  compiled ({backend}) in {time.perf_counter() - start:.1f} s")
+        calls["compiled"] = lambda: potential(graph)
+    times = {(name, n): [] for name in calls for n in counts}
+    with busy_loops(busy):
+        for i in range(warmup + repeats):
+            for name, call in calls.items():
+                for n in counts:
+                    torch.set_num_threads(n)
+                    start = time.perf_counter()
+                    call()
+                    if i >= warmup:
+                        times[name, n].append(time.perf_counter() - start)
+    result = {"system": system, "dtype": dtype, "size": size, "n_atoms": len(atoms), "busy": busy,
+              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+    for (name, n), values in times.items():
+        key = f"{'' if name == 'eager' else 'compiled_'}threads_{n}_s"
+        result[key] = statistics.median(values)
+        print(f"  {name}, {n} thread(s): median {result[key]:.4f} s over {repeats} calls")
     print(json.dumps(result))
 
 

@@ -142,7 +142,7 @@ class ICTPCalculator(Calculator):
         min_distance: Å; two atoms closer than this raise :class:`~ictp_calc.data.checks.CloseAtomsError`
             (0 disables the check). Must be below the cutoff.
         compile: compile the evaluation (``True``: torch's default backend, inductor; or a backend
-            name such as ``"aot_eager"``); see the module docstring. Needs torch >= 2.13; older
+            name such as ``"aot_eager"``); see the module docstring. Needs torch >= 2.11; older
             versions raise :class:`~ictp_calc.inference.CompileUnavailableError` (a ``ValueError``).
         compile_fallback: where compiling fails at a call, warn and evaluate eagerly instead of raising
             :class:`~ictp_calc.inference.CompileFailedError` (what ``ictp-md run`` does when it chose

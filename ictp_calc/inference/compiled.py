@@ -7,9 +7,11 @@ graph breaks, and one compilation per capacity (and per stress on/off). Capaciti
 steps, so an MD run compiles once or a few times. The eager model stays the reference; compiled
 results agree to rounding (float64 ~1e-12 relative).
 
-It needs torch >= 2.13 (:data:`MIN_TORCH`): torch 2.11 stops at the ``requires_grad_()`` of the
-force derivative ("Unsupported Tensor.requires_grad_() call", seen on a GPU machine's 2.11.0+cu130);
-older versions raise :class:`CompileUnavailableError` at construction instead of deep in tracing.
+It needs torch >= 2.11 (:data:`MIN_TORCH`, the oldest tested; compiled and eager agree there as on
+2.13). Dynamo of torch 2.11 cannot trace ``requires_grad_()`` ("Unsupported Tensor.requires_grad_()
+call"), so the positions and the strain to differentiate by are made leaves here, outside the
+compiled function, and passed in. Older versions raise :class:`CompileUnavailableError` at
+construction instead of failing deep in tracing.
 Compiling itself can fail on a machine whose toolchain inductor cannot use (no working C++ compiler,
 no Python headers): the first call of each capacity then raises :class:`CompileFailedError`, and
 :class:`~ictp_calc.ICTPCalculator` can fall back to the eager model (``compile_fallback=True``).
@@ -40,14 +42,14 @@ __all__ = [
     "compile_pays",
 ]
 
-MIN_TORCH: Tuple[int, int] = (2, 13)  # the oldest torch whose dynamo traces compute_properties whole
+MIN_TORCH: Tuple[int, int] = (2, 11)  # the oldest torch the compiled path was tested with
 
 Graph = Dict[str, torch.Tensor]
 _RECOMPILE_LIMIT = 64  # capacities grow by >= 25 % a time: 64 compilations span any realistic range
 
 
-def _energy_forces_stress(model: ICTPModel, graph: Graph, stress: bool) -> Graph:
-    out = compute_properties(model, graph, forces=True, stress=stress)
+def _energy_forces_stress(model: ICTPModel, graph: Graph, strain: Optional[torch.Tensor]) -> Graph:
+    out = compute_properties(model, graph, forces=True, stress=strain is not None, strain=strain)
     return {name: value.detach() for name, value in out.items()}
 
 
@@ -192,12 +194,16 @@ class CompiledPotential:
         if self._static is None or self.capacities is None or self._fn is None:
             raise RuntimeError("CompiledPotential.prepare(graph) must be called first")
         padded = {**self._static, **pad_positions(graph[keys.POSITIONS], graph[keys.CELL], self.capacities)}
+        # The leaves to differentiate by, made here: dynamo of torch 2.11 cannot trace requires_grad_().
+        padded[keys.POSITIONS] = padded[keys.POSITIONS].detach().requires_grad_(True)
+        cell = padded[keys.CELL]
+        strain = cell.new_zeros(cell.shape).requires_grad_(True) if stress else None
         key = (self.capacities, bool(stress))
         try:
             # Dynamo traces torch.autograd.grad only with this option, and the compiled code of every
             # capacity (and model) counts against one recompile limit; patched here, not globally.
             with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=_RECOMPILE_LIMIT):
-                out = self._fn(self.model, padded, stress)
+                out = self._fn(self.model, padded, strain)
         except Exception as err:
             if key in self._compiled_for:  # not a compilation: the error is the caller's to see
                 raise

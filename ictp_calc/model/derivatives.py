@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
@@ -17,6 +17,7 @@ def compute_properties(
     forces: bool = True,
     stress: bool = False,
     training: bool = False,
+    strain: Optional[torch.Tensor] = None,
 ) -> Dict[str, torch.Tensor]:
     """Evaluate ``model`` on ``graph`` and differentiate its energy.
 
@@ -26,16 +27,23 @@ def compute_properties(
     NaN for a graph whose cell has no volume). With ``training`` the graph of the derivatives is
     kept so that a loss on forces can be differentiated again.
 
+    Positions that are already a leaf requiring grad, and a given ``strain`` (zeros ``[G, 3, 3]``
+    requiring grad), are differentiated as they are: a caller compiled by ``torch.compile`` creates
+    them outside the compiled function, since dynamo of torch 2.11 cannot trace ``requires_grad_()``
+    (:class:`~ictp_calc.inference.CompiledPotential`).
+
     Returns the model's outputs plus ``forces [N, 3]`` and ``virial``/``stress [G, 3, 3]`` as asked.
     """
     graph = dict(graph)
     positions, cell = graph[keys.POSITIONS], graph[keys.CELL]
     inputs = []
     if forces or stress:
-        positions = positions.detach().requires_grad_(True)
+        if not (positions.requires_grad and positions.is_leaf):
+            positions = positions.detach().requires_grad_(True)
         inputs.append(positions)
     if stress:
-        strain = torch.zeros_like(cell).requires_grad_(True)  # [G, 3, 3]
+        if strain is None:
+            strain = torch.zeros_like(cell).requires_grad_(True)  # [G, 3, 3]
         inputs.append(strain)
         sym = 0.5 * (strain + strain.transpose(1, 2))
         deform = sym.index_select(0, graph[keys.BATCH])  # [N, 3, 3]

@@ -24,7 +24,7 @@ from ictp_calc.inference.compiled import torch_release
 BPA_START = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "data" / "3bpa_start.xyz"
 
 pytestmark = pytest.mark.skipif(
-    torch_release(torch.__version__) < MIN_TORCH, reason="the compiled path needs torch >= 2.13"
+    torch_release(torch.__version__) < MIN_TORCH, reason="the compiled path needs torch >= 2.11"
 )
 
 

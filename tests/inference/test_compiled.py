@@ -25,7 +25,7 @@ BPA_START = __import__("pathlib").Path(__file__).resolve().parents[2] / "example
 
 
 needs_new_torch = pytest.mark.skipif(
-    torch_release(torch.__version__) < MIN_TORCH, reason="the compiled path needs torch >= 2.13"
+    torch_release(torch.__version__) < MIN_TORCH, reason="the compiled path needs torch >= 2.11"
 )
 
 
@@ -93,16 +93,16 @@ def test_md_reuses_one_graph_and_capacity_growth_recompiles_correctly():
 
 
 def test_older_torch_is_refused_with_a_clear_error(monkeypatch, tmp_path):
-    """torch 2.11 cannot trace the force derivative: a typed error up front, not deep in dynamo."""
+    """A torch older than the oldest tested: a typed error up front, not deep in dynamo."""
     assert torch_release("2.13.0+cpu") == (2, 13) and torch_release("2.11.0+cu130") == (2, 11)
     assert torch_release("10.2") == (10, 2) and torch_release("nightly") == (0, 0)
-    monkeypatch.setattr(torch, "__version__", "2.11.0+cu130")
-    with pytest.raises(CompileUnavailableError, match=r"torch >= 2\.13 \(this is 2\.11\.0\+cu130"):
+    monkeypatch.setattr(torch, "__version__", "2.10.0+cu128")
+    with pytest.raises(CompileUnavailableError, match=r"torch >= 2\.11 \(this is 2\.10\.0\+cu128"):
         ICTPCalculator(tiny_model("float64"), device="cpu", compile=True)
     monkeypatch.chdir(tmp_path)  # ictp-md run's outputs, if it ran
     result = CliRunner().invoke(main, ["run", str(BPA_START), "--steps", "1", "--compile"])
     assert result.exit_code == 5, result.output
-    assert "needs torch >= 2.13" in result.output and "Traceback" not in result.output
+    assert "needs torch >= 2.11" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none in this torch build/machine)")
