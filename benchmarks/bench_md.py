@@ -40,7 +40,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from ase import units  # noqa: E402
 from ase.md.langevin import Langevin  # noqa: E402
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_model import CUTOFF, ELEMENTS, build_ictp, build_mace, build_system  # noqa: E402
@@ -48,6 +47,7 @@ from bench_model import CUTOFF, ELEMENTS, build_ictp, build_mace, build_system  
 from ictp_calc.calculator import ICTPCalculator  # noqa: E402
 from ictp_calc.data import atoms_to_graph  # noqa: E402
 from ictp_calc.io import save_model  # noqa: E402
+from ictp_calc.md.velocities import initialize_velocities  # noqa: E402
 from ictp_calc.model import DTYPES, compute_properties  # noqa: E402
 
 
@@ -55,7 +55,7 @@ def step_timer(atoms, calc, seed: int):
     """A function that runs one Langevin step of its own copy of ``atoms`` and returns its seconds."""
     atoms = atoms.copy()
     atoms.calc = calc
-    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(seed))
+    initialize_velocities(atoms, 300, np.random.default_rng(seed))
     dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=300, friction=0.01 / units.fs, rng=np.random.default_rng(seed))
 
     def step():
@@ -76,8 +76,9 @@ def step_timer(atoms, calc, seed: int):
 @click.option("--compare", type=click.Choice(["mace"]), default=None)
 @click.option("--compile", "compile_backend", default=None, metavar="BACKEND", help="Also time the compiled path.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch.set_num_threads (default: torch's).")
+@click.option("--device", default="cpu", show_default=True, help="Where the models run (cpu, cuda, cuda:N).")
 @click.option("--baseline", default=None, metavar="COMMIT", help="Also time that git commit's package, interleaved.")
-def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, threads, baseline):
+def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, threads, device, baseline):
     """Time MD steps through ICTPCalculator (see the module docstring)."""
     if threads:
         torch.set_num_threads(threads)
@@ -88,24 +89,28 @@ def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, thr
         path = os.path.join(tmp, "model.pt")
         save_model(model, path)
         variants = {
-            "step_s": step_timer(atoms, ICTPCalculator(path, device="cpu"), 1),
-            "step_skin_s": step_timer(atoms, ICTPCalculator(path, device="cpu", skin=skin), 1),
+            "step_s": step_timer(atoms, ICTPCalculator(path, device=device), 1),
+            "step_skin_s": step_timer(atoms, ICTPCalculator(path, device=device, skin=skin), 1),
         }
         if baseline:
             from baseline import import_baseline
 
             old = import_baseline(baseline)
-            calc = old.calculator.ICTPCalculator(path, device="cpu", skin=skin)
+            calc = old.calculator.ICTPCalculator(path, device=device, skin=skin)
             variants["baseline_step_skin_s"] = step_timer(atoms, calc, 1)
         if compile_backend:
-            calc = ICTPCalculator(path, device="cpu", skin=skin, compile=compile_backend)
+            calc = ICTPCalculator(path, device=device, skin=skin, compile=compile_backend)
             variants["step_compiled_s"] = step_timer(atoms, calc, 1)
             compile_s = variants["step_compiled_s"]()  # the first step compiles
-    frozen = ICTPCalculator(model, device="cpu").model  # the calculator's own frozen copy
+    frozen = ICTPCalculator(model, device=device).model  # the calculator's own frozen copy
+    graph = {k: v.to(frozen.energy_shift.device) for k, v in graph.items()}
+    sync = torch.cuda.synchronize if graph["positions"].is_cuda else (lambda: None)
 
     def bare():
+        sync()
         start = time.perf_counter()
         compute_properties(frozen, graph, forces=True)
+        sync()
         return time.perf_counter() - start
 
     variants = {"model_s": bare, **variants}
@@ -113,7 +118,7 @@ def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, thr
         from mace.calculators import MACECalculator
 
         mace = build_mace(size, dtype, graph["edge_index"].shape[1] / len(atoms))
-        variants["mace_step_s"] = step_timer(atoms, MACECalculator(models=mace, device="cpu", default_dtype=dtype), 1)
+        variants["mace_step_s"] = step_timer(atoms, MACECalculator(models=mace, device=device, default_dtype=dtype), 1)
     for _ in range(warmup):
         for run in variants.values():
             run()
@@ -121,7 +126,7 @@ def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, thr
     for _ in range(steps):
         for name, run in variants.items():
             times[name].append(run())
-    result = {"system": system, "dtype": dtype, "size": size, "n_atoms": len(atoms)}
+    result = {"system": system, "dtype": dtype, "size": size, "n_atoms": len(atoms), "device": device}
     result.update({name: statistics.median(t) for name, t in times.items()})
     result["overhead_s"] = result["step_s"] - result["model_s"]
     result["overhead_pct"] = 100 * result["overhead_s"] / result["model_s"]

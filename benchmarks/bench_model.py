@@ -382,6 +382,7 @@ def run_benchmark(
     compile_backend: Optional[str] = None,
     baseline: Optional[str] = None,
     device: str = "cpu",
+    compile_mode: Optional[str] = None,
 ) -> Dict[str, object]:
     """Build, time and report one system; prints a summary and returns the result record."""
     start = time.perf_counter()
@@ -423,12 +424,12 @@ def run_benchmark(
     ictp_s, mace_s = statistics.median(ictp_alone), None
     compiled_s = compile_s = None
     if compile_backend:  # the padded graph compiled once; then eager and compiled calls interleaved
-        potential = CompiledPotential(model, backend=compile_backend)
+        potential = CompiledPotential(model, backend=compile_backend, mode=compile_mode)
         potential.prepare(graph)
         start = time.perf_counter()
         check_forces("ICTP compiled", potential(graph), n_atoms)
         compile_s = time.perf_counter() - start
-        print(f"  compiled ({compile_backend}) in {compile_s:.1f} s (first call)")
+        print(f"  compiled ({compile_backend}, mode {compile_mode}) in {compile_s:.1f} s (first call)")
         eager_times, compiled_times = time_calls(
             [ictp_call, lambda: potential(graph)], repeats, max(warmup - 1, 0), sync
         )
@@ -490,6 +491,7 @@ def run_benchmark(
         "gpu_peak_mb": None if gpu_peak is None else round(gpu_peak, 1),
         "compiled_s": compiled_s,
         "compile_s": compile_s,
+        "compile_mode": compile_mode,
         "compiled_speedup": None if mace_s is None or compiled_s is None else mace_s / compiled_s,
         "baseline": baseline,
         "baseline_s": baseline_s,
@@ -555,6 +557,8 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
 @click.option("--device", default="cpu", show_default=True, help="Where both models run (cpu, cuda, cuda:N).")
 @click.option("--compile", "compile_backend", default=None, metavar="BACKEND",
               help="Also time the compiled path (CompiledPotential; e.g. inductor), interleaved with eager.")
+@click.option("--compile-mode", default=None, metavar="MODE",
+              help="torch.compile mode of --compile, e.g. reduce-overhead (CUDA graphs on a GPU).")
 @click.option("--baseline", default=None, metavar="COMMIT",
               help="Also time the same weights in that git commit's package, interleaved (before/after).")
 @click.option(
@@ -565,8 +569,8 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
     "each in its own process, and print a markdown table.",
 )
 def main(
-    systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, threads, seed, device, compile_backend, baseline,
-    run_all,
+    systems, dtypes, sizes, repeats, warmup, compare, compare_repeats, threads, seed, device, compile_backend,
+    compile_mode, baseline, run_all,
 ):
     """Benchmark one ICTP energy + forces evaluation (see the module docstring)."""
     if run_all:
@@ -581,6 +585,7 @@ def main(
         extra += ["--compare-repeats", str(compare_repeats)] if compare_repeats else []
         extra += ["--threads", str(threads)] if threads else []
         extra += ["--compile", compile_backend] if compile_backend else []
+        extra += ["--compile-mode", compile_mode] if compile_mode else []
         extra += ["--baseline", baseline] if baseline else []
         print(markdown_table(run_table(combos, extra)))
         return
@@ -600,6 +605,7 @@ def main(
         compile_backend=compile_backend,
         baseline=baseline,
         device=device,
+        compile_mode=compile_mode,
     )
     print(json.dumps(result))
 
