@@ -1,9 +1,10 @@
 """Batched requests: i-PI's ``<batch_size>`` hands one client several replicas or beads at once.
 
 With an :class:`~ictp_calc.calculator.ICTPCalculator` the batch is evaluated in **one model call**
-on a batched graph (the model's own batching, as in training); with any other calculator, one
-structure after the other. One call pays on a GPU, where a 27-atom molecule leaves the device idle;
-on a CPU, separate single-thread clients are as fast (see the MD guide).
+on a batched graph (the model's own batching, as in training), through the calculator's compiled
+path where it has one; with any other calculator, one structure after the other. One call pays on
+a GPU, where a 27-atom molecule leaves the device idle; on a CPU, separate single-thread clients are
+as fast (see the MD guide).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ..calculator import ICTPCalculator
 from ..data.checks import StructureError, check_finite_outputs, check_finite_positions, check_min_distance
 from ..data.graph import atoms_to_graph, batch_graphs
 from ..data.neighbors import neighbor_list
+from ..inference import CompileFailedError
+from ..md.errors import InputError
 from ..model import compute_properties
 from .errors import UnphysicalStructure
 
@@ -73,12 +76,18 @@ def evaluate_batch(atoms: Atoms, cells_bohr: np.ndarray, positions_bohr: np.ndar
         graph = batch_graphs([atoms_to_graph(item, config.atomic_numbers, config.cutoff, dtype=calc.dtype,
                                              device=calc.device) for item in structures])
         with torch.enable_grad():
-            out = compute_properties(calc.model, graph, forces=True, stress=stress)
+            if calc.compiled is not None:  # ictp-md serve --compile: the batch padded to its capacities
+                calc.compiled.prepare(graph)
+                out = calc.compiled(graph, stress)
+            else:
+                out = compute_properties(calc.model, graph, forces=True, stress=stress)
         energy = out[keys.ENERGY].detach().double().cpu().numpy()  # [batch] eV
         forces = out[keys.FORCES].detach().double().cpu().numpy().reshape(len(structures), len(atoms), 3)
         virial = (out[keys.VIRIAL].detach().double().cpu().numpy() if stress  # [batch, 3, 3] eV
                   else np.zeros((len(structures), 3, 3)))
         check_finite_outputs({"energy": energy, "forces": forces, "virial": virial})
+    except CompileFailedError as err:  # the batch's first request compiles (a larger capacity)
+        raise InputError(str(err)) from err
     except (StructureError, ValueError) as err:
         raise UnphysicalStructure(f"cannot evaluate the positions sent by i-PI: {err}") from err
     return [(float(e) / units.Hartree, f * (units.Bohr / units.Hartree), v / units.Hartree)

@@ -186,9 +186,11 @@ def test_tcp_end_to_end(model):
     assert server.error is None and result.n_calls == 2 and len(server.replies) == 2
 
 
+@pytest.mark.parametrize("compile", [False, "aot_eager"], ids=["eager", "compiled"])
 @pytest.mark.parametrize("periodic", [False, True], ids=["molecule", "periodic"])
-def test_batched_request_equals_single_evaluations(model, sock_path, periodic):
-    """i-PI's <batch_size>: four structures in one request, one model call, the same results as four calls."""
+def test_batched_request_equals_single_evaluations(model, sock_path, periodic, compile):
+    """i-PI's <batch_size>: four structures in one request, one model call, the same results as four calls
+    (also through the compiled path; aot_eager compiles the same graph as inductor in seconds)."""
     atoms = read(BPA_START)
     cell = None
     if periodic:  # 3BPA in a sheared periodic box: cell, pbc and virial matter
@@ -197,10 +199,12 @@ def test_batched_request_equals_single_evaluations(model, sock_path, periodic):
         atoms.positions += 6.0
     frames = _frames(atoms, 4, seed=5)
     server = FakeIPI(sock_path, frames, cell_bohr=None if cell is None else cell / units.Bohr, batch_size=4).start()
-    atoms.calc = ICTPCalculator(model, device="cpu")
+    atoms.calc = ICTPCalculator(model, device="cpu", compile=compile)
     result = serve(atoms, unix=sock_path, connect_timeout_s=10)
     server.join()
     assert server.error is None, server.error
+    compiled = atoms.calc.compiled
+    assert (compiled is not None and compiled.capacities.n_atoms >= 4 * len(atoms)) == bool(compile)
     assert result.batch_size == 4 and result.n_calls == 1 and "of 4 structures" in result.summary()
     assert atoms.calc.n_evaluations == 0  # one batched model call, not the calculator structure by structure
     reference = ICTPCalculator(model, device="cpu")
@@ -212,3 +216,19 @@ def test_batched_request_equals_single_evaluations(model, sock_path, periodic):
         np.testing.assert_allclose(forces * units.Hartree / units.Bohr, probe.get_forces(), rtol=1e-8, atol=1e-10)
         expected = -probe.get_volume() * probe.get_stress(voigt=False) if periodic else np.zeros((3, 3))
         np.testing.assert_allclose(virial * units.Hartree, expected, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("args,expected", [([], False), (["--compile"], True), (["--no-compile"], False)])
+def test_cli_serve_passes_compile(monkeypatch, args, expected):
+    import ictp_calc.cli.serve as serve_module
+
+    seen = {}
+
+    def fake_serve_structure(structure, **kwargs):
+        seen.update(kwargs)
+        raise StructureMismatch("stop here")
+
+    monkeypatch.setattr(serve_module, "serve_structure", fake_serve_structure)
+    result = CliRunner().invoke(main, ["serve", str(BPA_START), "--unix", "x", *args])
+    assert result.exit_code == 5 and "stop here" in result.output
+    assert seen["compile"] is expected
