@@ -26,9 +26,12 @@ Design:
   list, species and shifts as one more tensor, only when the list was rebuilt; all results come back
   as one tensor. No global torch state (default dtype, threads) is touched.
 * **Threads.** The calculator uses torch's thread count as the process has it. A small molecule is
-  overhead-bound and fastest with one thread (``torch.set_num_threads(1)``; more threads only add
-  synchronization); systems of thousands of atoms gain from every free core. ``ictp-md`` chooses
-  by system size (``--threads``, :func:`ictp_calc.inference.choose_threads`).
+  overhead-bound and fastest with one thread (``torch.set_num_threads(1)``): each of its 140-210
+  matrix products per call (compiled, eager) wakes the other threads (3BPA with two passive OpenMP
+  threads: 1.7-1.9x the time of one on idle cores, 1.2x with the second core busy; spinning
+  threads: as fast as one on idle cores, 1.6-2x slower on busy ones). Systems of thousands of atoms
+  gain from every free core.
+  ``ictp-md`` chooses by system size (``--threads``, :func:`ictp_calc.inference.choose_threads`).
 * **Compiled path** (``compile=True``): energy, forces and stress as one ``torch.compile``-d
   function of a graph padded to capacities that grow in steps
   (:class:`~ictp_calc.inference.CompiledPotential`); the first call compiles (tens of seconds on a
