@@ -66,6 +66,9 @@ def test_edge_pairs_join_each_edge_with_its_reverse():
     assert torch.equal(edge_index[:, first], edge_index[:, second].flip(0))
     assert torch.equal(shifts[first], -shifts[second])
     assert bool((shifts[first] != 0).any()) and bool((edge_index[0, first] == edge_index[1, first]).any())
+    # Shifts too large to key a row by one int64: the row-wise unique pairs the edges alike.
+    wide = edge_pairs(edge_index, shifts * 2**21)
+    assert torch.equal(wide[0], pair) and torch.equal(wide[1], edge)
     # A half list: no edge has its reverse, so each forms a pair alone.
     half = (edge_index[0] < edge_index[1]).nonzero().squeeze(1)
     pair, edge = edge_pairs(edge_index[:, half], shifts[half])
