@@ -1,6 +1,6 @@
 """Per-step cost of driving 3BPA through i-PI's socket (UNIX and TCP) against a plain ASE MD loop.
 
-    python benchmarks/bench_ipi.py [--steps 400] [--model models/ictp-3bpa.pt [--batch 4]] [--repeats 3]
+    python benchmarks/bench_ipi.py [--steps 400] [--model models/ictp-3bpa.pt [--batch 4] [--compile]] [--repeats 3]
 
 Both sides run Langevin NVT at 300 K (0.5 fs) with the same calculator: by default a null one
 (zero energy and forces) so that only the driver is timed; ``--model`` times an ICTP model too.
@@ -8,7 +8,9 @@ i-PI runs as a subprocess; the client (:func:`ictp_calc.ipi.serve`) runs in this
 per step is the median interval between successive force calls, which leaves out start-up; the
 overhead is i-PI's median minus the plain loop's. ``--batch N`` also times N structures in one
 model call (i-PI's ``<batch_size>``) against N single calls, per structure. The runs are interleaved (plain, UNIX, TCP,
-plain, ...) so that a machine that gets busier affects all three. Prints a table and a JSON line.
+plain, ...) so that a machine that gets busier affects all three. ``--compile`` evaluates the model
+through the compiled path (``ictp-md serve --compile``), compiled before the first run. Prints a table
+and a JSON line.
 """
 
 import argparse
@@ -90,25 +92,29 @@ def through_ipi(steps: int, inner, tcp: bool, work: Path) -> float:
     return median_interval_ms(calc.stamps)
 
 
-def batch_against_single(model: str, batch_size: int, repeats: int) -> dict:
+def batch_against_single(model: str, batch_size: int, repeats: int, compile: bool = False) -> dict:
     """ms per structure: one batched model call (:func:`evaluate_batch`) against one call per structure."""
     from ictp_calc.calculator import ICTPCalculator
     from ictp_calc.ipi.batched import evaluate_batch
     from ictp_calc.ipi.client import evaluate
 
-    atoms = read(START)
-    atoms.calc = ICTPCalculator(model, device="cpu", skin=0.0)
+    atoms, single = read(START), read(START)
+    # Two calculators: a compiled one keeps the largest capacity it has seen (the batch's).
+    atoms.calc = ICTPCalculator(model, device="cpu", skin=0.0, compile=compile)
+    single.calc = ICTPCalculator(model, device="cpu", skin=0.0, compile=compile)
     rng = np.random.default_rng(0)
     positions = (atoms.positions + rng.normal(0.0, 0.02, (batch_size, len(atoms), 3))) / units.Bohr
     cells = np.zeros((batch_size, 3, 3))
     times = {"batched": [], "single": []}
+    evaluate_batch(atoms, cells, positions)  # compiles, where compiling
+    evaluate(single, cells[0], positions[0])
     for _ in range(repeats):  # interleaved
         tick = time.perf_counter()
         evaluate_batch(atoms, cells, positions)
         times["batched"].append((time.perf_counter() - tick) / batch_size)
         tick = time.perf_counter()
         for frame in positions:
-            evaluate(atoms, cells[0], frame)
+            evaluate(single, cells[0], frame)
         times["single"].append((time.perf_counter() - tick) / batch_size)
     return {k: float(np.median(v[1:])) * 1e3 for k, v in times.items()}
 
@@ -121,6 +127,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=0,
                         help="with --model: also time a batch of this many structures in one call against single calls")
+    parser.add_argument("--compile", action="store_true", help="with --model: evaluate through the compiled path")
     args = parser.parse_args()
     import torch
 
@@ -129,7 +136,8 @@ def main() -> None:
     if args.model:
         from ictp_calc.calculator import ICTPCalculator
 
-        calculators["model"] = ICTPCalculator(args.model, device="cpu", skin=0.5)
+        calculators["model"] = ICTPCalculator(args.model, device="cpu", skin=0.5, compile=args.compile)
+        calculators["model"].get_forces(read(START))  # the first call compiles, where compiling
     results = {}
     with tempfile.TemporaryDirectory() as work:
         for name, inner in calculators.items():
@@ -147,11 +155,12 @@ def main() -> None:
                   f"(+{results[name]['overhead_ms']['unix']:.2f}), i-PI TCP {medians['tcp']:.2f} "
                   f"(+{results[name]['overhead_ms']['tcp']:.2f})   [medians of {args.repeats} runs]")
     if args.model and args.batch > 1:
-        batch = batch_against_single(args.model, args.batch, max(5, 4 * args.repeats))
+        batch = batch_against_single(args.model, args.batch, max(5, 4 * args.repeats), args.compile)
         results["batch"] = {"size": args.batch, "ms_per_structure": batch}
         print(f"batch of {args.batch}: {batch['batched']:.2f} ms per structure in one call, "
               f"{batch['single']:.2f} ms in single calls")
-    print(json.dumps({"steps": args.steps, "repeats": args.repeats, "threads": args.threads, **results}))
+    print(json.dumps({"steps": args.steps, "repeats": args.repeats, "threads": args.threads, "compile": args.compile,
+                      **results}))
 
 
 if __name__ == "__main__":
