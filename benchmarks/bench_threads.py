@@ -1,7 +1,8 @@
 """One energy + forces evaluation at several torch thread counts, interleaved in one process.
 
 Calls alternate between the thread counts (``torch.set_num_threads`` before each call), so a
-drifting load on a shared machine hits every count alike; medians are printed, then a JSON line.
+drifting load on a shared machine hits every count alike; medians of wall time and of the process's
+CPU time per call (all its threads: a spinning OpenMP thread counts) are printed, then a JSON line.
 Run it as ``ictp-md`` runs: ``OMP_WAIT_POLICY=PASSIVE`` (set here unless the environment has one).
 
 ``--compile inductor`` times the compiled path (:class:`ictp_calc.inference.CompiledPotential`)
@@ -82,21 +83,25 @@ def main(system, dtype, size, counts, backend, busy, repeats, warmup):
         print(f"  compiled ({backend}) in {time.perf_counter() - start:.1f} s")
         calls["compiled"] = lambda: potential(graph)
     times = {(name, n): [] for name in calls for n in counts}
+    cpu = {(name, n): [] for name in calls for n in counts}
     with busy_loops(busy):
         for i in range(warmup + repeats):
             for name, call in calls.items():
                 for n in counts:
                     torch.set_num_threads(n)
-                    start = time.perf_counter()
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     call()
                     if i >= warmup:
                         times[name, n].append(time.perf_counter() - start)
+                        cpu[name, n].append(time.process_time() - start_cpu)
     result = {"system": system, "dtype": dtype, "size": size, "n_atoms": len(atoms), "busy": busy,
               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
     for (name, n), values in times.items():
         key = f"{'' if name == 'eager' else 'compiled_'}threads_{n}_s"
         result[key] = statistics.median(values)
-        print(f"  {name}, {n} thread(s): median {result[key]:.4f} s over {repeats} calls")
+        result[key.replace("_s", "_cpu_s")] = statistics.median(cpu[name, n])
+        print(f"  {name}, {n} thread(s): median {result[key]:.4f} s over {repeats} calls, "
+              f"CPU {result[key.replace('_s', '_cpu_s')]:.4f} s")
     print(json.dumps(result))
 
 
