@@ -75,10 +75,12 @@ def step_timer(atoms, calc, seed: int):
 @click.option("--skin", default=1.0, show_default=True, help="Verlet skin of the skin variant, Å.")
 @click.option("--compare", type=click.Choice(["mace"]), default=None)
 @click.option("--compile", "compile_backend", default=None, metavar="BACKEND", help="Also time the compiled path.")
+@click.option("--compile-mode", default=None, metavar="MODE",
+              help="torch.compile mode of --compile, e.g. reduce-overhead (CUDA graphs on a GPU).")
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch.set_num_threads (default: torch's).")
 @click.option("--device", default="cpu", show_default=True, help="Where the models run (cpu, cuda, cuda:N).")
 @click.option("--baseline", default=None, metavar="COMMIT", help="Also time that git commit's package, interleaved.")
-def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, threads, device, baseline):
+def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, compile_mode, threads, device, baseline):
     """Time MD steps through ICTPCalculator (see the module docstring)."""
     if threads:
         torch.set_num_threads(threads)
@@ -99,7 +101,7 @@ def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, thr
             calc = old.calculator.ICTPCalculator(path, device=device, skin=skin)
             variants["baseline_step_skin_s"] = step_timer(atoms, calc, 1)
         if compile_backend:
-            calc = ICTPCalculator(path, device=device, skin=skin, compile=compile_backend)
+            calc = ICTPCalculator(path, device=device, skin=skin, compile=compile_backend, compile_mode=compile_mode)
             variants["step_compiled_s"] = step_timer(atoms, calc, 1)
             compile_s = variants["step_compiled_s"]()  # the first step compiles
     frozen = ICTPCalculator(model, device=device).model  # the calculator's own frozen copy
@@ -135,7 +137,7 @@ def main(system, dtype, size, steps, warmup, skin, compare, compile_backend, thr
         result["baseline"], result["baseline_steps_per_s"] = baseline, 1.0 / result["baseline_step_skin_s"]
     result["threads"] = torch.get_num_threads()
     if compile_backend:
-        result["compile_s"] = compile_s
+        result["compile_s"], result["compile_mode"] = compile_s, compile_mode
         result["compiled_steps_per_s"] = 1.0 / result["step_compiled_s"]
     for name, value in result.items():
         print(f"  {name}: {value:.4f}" if isinstance(value, float) else f"  {name}: {value}")

@@ -13,7 +13,8 @@
 # Rows, in order of value (a row is skipped once BENCH_UNTIL seconds have passed):
 #   3BPA small, both dtypes: eager and compiled (inductor) interleaved with MACE;
 #   3BPA small float32: compiled with CUDA graphs (mode reduce-overhead);
-#   3BPA small float32: Langevin MD steps through ICTPCalculator, eager and compiled (bench_md.py);
+#   3BPA small float32: Langevin MD steps through ICTPCalculator, eager and compiled, then with CUDA
+#     graphs (bench_md.py);
 #   box1k small float32: eager and compiled against MACE.
 set -u
 export PYTHONUNBUFFERED=1 OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=4
@@ -45,6 +46,7 @@ row bench_model.py --device cuda --compare mace --system 3bpa --dtype float32 --
 row bench_model.py --device cuda --compare mace --system 3bpa --dtype float64 --size small --compile inductor --repeats 50 --warmup 5
 row bench_model.py --device cuda --system 3bpa --dtype float32 --size small --compile inductor --compile-mode reduce-overhead --repeats 50 --warmup 5
 row bench_md.py --device cuda --system 3bpa --dtype float32 --size small --skin 0.5 --compile inductor --steps 100 --warmup 10
+row bench_md.py --device cuda --system 3bpa --dtype float32 --size small --skin 0.5 --compile inductor --compile-mode reduce-overhead --steps 100 --warmup 10
 row bench_model.py --device cuda --compare mace --system box1k --dtype float32 --size small --compile inductor --repeats 20 --warmup 3
 rm -f "$OUT/row.txt"
 

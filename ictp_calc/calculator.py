@@ -147,6 +147,9 @@ class ICTPCalculator(Calculator):
         compile: compile the evaluation (``True``: torch's default backend, inductor; or a backend
             name such as ``"aot_eager"``); see the module docstring. Needs torch >= 2.11; older
             versions raise :class:`~ictp_calc.inference.CompileUnavailableError` (a ``ValueError``).
+        compile_mode: ``torch.compile`` mode of the compiled path, e.g. ``"reduce-overhead"`` (CUDA graphs
+            on a GPU); None: the default, with this package's CPU options (see
+            :class:`~ictp_calc.inference.CompiledPotential`).
         compile_fallback: where compiling fails at a call, warn and evaluate eagerly instead of raising
             :class:`~ictp_calc.inference.CompileFailedError` (what ``ictp-md run`` does when it chose
             to compile by itself).
@@ -173,6 +176,7 @@ class ICTPCalculator(Calculator):
         length_units_to_A: Optional[float] = None,
         min_distance: float = 0.1,
         compile: Union[bool, str] = False,
+        compile_mode: Optional[str] = None,
         compile_fallback: bool = False,
         **kwargs: Any,
     ):
@@ -204,7 +208,9 @@ class ICTPCalculator(Calculator):
         if not isinstance(compile, (bool, str)):
             raise TypeError(f"compile must be a bool or a torch.compile backend name, got {compile!r}")
         backend = "inductor" if compile is True else compile
-        self.compiled = CompiledPotential(self.model, backend) if backend else None
+        if compile_mode is not None and not backend:
+            raise ValueError(f"compile_mode={compile_mode!r} needs compile=True (or a backend name)")
+        self.compiled = CompiledPotential(self.model, backend, compile_mode) if backend else None
         self.compile_fallback = bool(compile_fallback)
         self.n_evaluations = 0
         self.domain_A = domain_thresholds(shortest_distances(self.metadata), self.model.config.atomic_numbers,
@@ -386,6 +392,7 @@ class ICTPCalculator(Calculator):
             "length_units_to_A": self.length_units_to_A,
             "min_distance": self.min_distance,
             "compile": self.compiled.backend if self.compiled is not None else False,
+            "compile_mode": self.compiled.mode if self.compiled is not None else None,
         }
 
     def __repr__(self) -> str:

@@ -105,6 +105,16 @@ def test_older_torch_is_refused_with_a_clear_error(monkeypatch, tmp_path):
     assert "needs torch >= 2.11" in result.output and "Traceback" not in result.output
 
 
+@needs_new_torch
+def test_the_calculator_passes_its_compile_mode_and_refuses_one_without_compile():
+    model = tiny_model("float64")
+    calc = ICTPCalculator(model, device="cpu", compile=True, compile_mode="reduce-overhead")
+    assert calc.compiled.mode == "reduce-overhead" and calc.todict()["compile_mode"] == "reduce-overhead"
+    assert ICTPCalculator(model, device="cpu", compile=True).todict()["compile_mode"] is None
+    with pytest.raises(ValueError, match="compile_mode='reduce-overhead' needs compile=True"):
+        ICTPCalculator(model, device="cpu", compile_mode="reduce-overhead")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none in this torch build/machine)")
 @pytest.mark.parametrize("compile", [False, pytest.param("inductor", marks=needs_new_torch)])
 def test_cuda_eager_and_compiled_equal_cpu(compile):
