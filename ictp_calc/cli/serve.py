@@ -8,8 +8,9 @@ import click
 
 from ..ipi import serve_structure
 from ..md import InputError
+from ..md.inputs import read_structure
 from .md_common import exit_codes, model_option
-from .options import DURATION
+from .options import DURATION, apply_threads, threads_option
 
 __all__ = ["serve_command"]
 
@@ -30,7 +31,7 @@ SERVE_EXIT_CODES = (
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Inference dtype [default: the model's].")
 @click.option("--skin", type=float, default=0.5, show_default=True, help="Verlet neighbor-list skin, Å.")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads of this process [default: torch's].")
+@threads_option
 @click.option("--compile/--no-compile", "compile", default=False, show_default=True,
               help="Compile the model (torch.compile) before connecting: a minute or more on a CPU, then faster "
                    "calls; pays for a client that serves many thousand calls.")
@@ -47,10 +48,7 @@ def serve_command(structure, unix, host, port, model, device, dtype, skin, threa
     with exit_codes():
         if (unix is None) == (host is None and port is None) or (host is None) != (port is None):
             raise InputError("give either --unix NAME or both --host and --port")
-        if threads is not None:
-            import torch
-
-            torch.set_num_threads(threads)  # the command owns its process
+        apply_threads(threads, len(read_structure(structure)))  # the command owns its process
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
         try:
             result = serve_structure(structure, model=model, device=device, dtype=dtype, skin=skin, unix=unix,

@@ -43,6 +43,25 @@ def test_run_sets_the_threads_of_its_process(tmp_path, restore_threads, args, ex
     assert torch.get_num_threads() == expected  # 3BPA has 27 atoms: one thread by default
 
 
+@pytest.mark.parametrize("args,expected", [([], 1), (["--threads", "2"], 2)])
+def test_serve_sets_the_threads_of_its_process(monkeypatch, restore_threads, args, expected):
+    """An i-PI client of a molecule runs on one thread by default, like ``run``."""
+    import ictp_calc.cli.serve as serve_module
+    from ictp_calc.ipi import StructureMismatch
+
+    seen = {}
+
+    def fake_serve_structure(structure, **kwargs):
+        seen["threads"] = torch.get_num_threads()
+        raise StructureMismatch("stop here")
+
+    monkeypatch.setattr(serve_module, "serve_structure", fake_serve_structure)
+    torch.set_num_threads(3)
+    result = CliRunner().invoke(main, ["serve", str(BPA_START), "--unix", "x", *args])
+    assert result.exit_code == 5 and "stop here" in result.output
+    assert seen["threads"] == expected
+
+
 def test_threads_below_one_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["optimize", str(BPA_START), "--threads", "0"])
     assert result.exit_code == 2 and "--threads" in result.output and "Traceback" not in result.output
