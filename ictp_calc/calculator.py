@@ -284,6 +284,20 @@ class ICTPCalculator(Calculator):
         stress = bool(pbc.all())
         self.results = self._results(self._evaluate(graph, stress), len(atoms), stress)
 
+    def evaluate_graph(self, graph: Dict[str, torch.Tensor], stress: bool = False) -> Dict[str, torch.Tensor]:
+        """Energy, forces (and stress) of a model input graph, a batch of structures say, through this
+        calculator's model and path (compiled where it is), in the model's units.
+
+        Args:
+            graph: on the calculator's device and in its dtype (:func:`ictp_calc.data.batch_graphs`
+                of :func:`ictp_calc.data.atoms_to_graph`), with its own neighbor lists.
+            stress: also virial and stress (periodic graphs).
+        """
+        if self.compiled is not None:
+            self.compiled.prepare(graph)
+            self._static_build = -1  # the compiled layout is this graph's now: the next calculate() redoes its own
+        return self._evaluate(graph, stress)
+
     # ----------------------------------------------------------------------------------------------
     # Helpers
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import List, Tuple
 
 import numpy as np
-import torch
 from ase import Atoms, units
 
 from .. import keys
@@ -22,7 +21,6 @@ from ..data.graph import atoms_to_graph, batch_graphs
 from ..data.neighbors import neighbor_list
 from ..inference import CompileFailedError
 from ..md.errors import InputError
-from ..model import compute_properties
 from .errors import UnphysicalStructure
 
 __all__ = ["can_batch", "evaluate_batch"]
@@ -75,12 +73,7 @@ def evaluate_batch(atoms: Atoms, cells_bohr: np.ndarray, positions_bohr: np.ndar
                                item.numbers)
         graph = batch_graphs([atoms_to_graph(item, config.atomic_numbers, config.cutoff, dtype=calc.dtype,
                                              device=calc.device) for item in structures])
-        with torch.enable_grad():
-            if calc.compiled is not None:  # ictp-md serve --compile: the batch padded to its capacities
-                calc.compiled.prepare(graph)
-                out = calc.compiled(graph, stress)
-            else:
-                out = compute_properties(calc.model, graph, forces=True, stress=stress)
+        out = calc.evaluate_graph(graph, stress)  # compiled with ictp-md serve --compile
         energy = out[keys.ENERGY].detach().double().cpu().numpy()  # [batch] eV
         forces = out[keys.FORCES].detach().double().cpu().numpy().reshape(len(structures), len(atoms), 3)
         virial = (out[keys.VIRIAL].detach().double().cpu().numpy() if stress  # [batch, 3, 3] eV

@@ -199,15 +199,22 @@ def test_batched_request_equals_single_evaluations(model, sock_path, periodic, c
         atoms.positions += 6.0
     frames = _frames(atoms, 4, seed=5)
     server = FakeIPI(sock_path, frames, cell_bohr=None if cell is None else cell / units.Bohr, batch_size=4).start()
-    atoms.calc = ICTPCalculator(model, device="cpu", compile=compile)
+    atoms.calc = ICTPCalculator(model, device="cpu", compile=compile, skin=0.5)
+    single = atoms.calc.get_forces(atoms)  # as ictp-md serve does before connecting
     result = serve(atoms, unix=sock_path, connect_timeout_s=10)
     server.join()
     assert server.error is None, server.error
     compiled = atoms.calc.compiled
     assert (compiled is not None and compiled.capacities.n_atoms >= 4 * len(atoms)) == bool(compile)
     assert result.batch_size == 4 and result.n_calls == 1 and "of 4 structures" in result.summary()
-    assert atoms.calc.n_evaluations == 0  # one batched model call, not the calculator structure by structure
+    assert atoms.calc.n_evaluations == 2  # the single call, then one batched call, not one per structure
     reference = ICTPCalculator(model, device="cpu")
+    # A single structure after the batch, within the skin of the first call's neighbor list: the
+    # calculator must not reuse the layout the batch left in its compiled path.
+    moved = atoms.copy()
+    moved.positions[:3] += 0.05  # within half the skin: the list is reused
+    np.testing.assert_allclose(atoms.calc.get_forces(moved), reference.get_forces(moved.copy()), rtol=1e-8, atol=1e-10)
+    assert not np.allclose(single, reference.get_forces(moved.copy()))
     for frame, (_, energy, forces, virial) in zip(frames, server.replies):
         probe = atoms.copy()
         probe.positions = frame * units.Bohr
