@@ -25,13 +25,17 @@ Design:
 * **Devices.** Per call, the positions and the cell move to the device as one tensor; the neighbor
   list, species and shifts as one more tensor, only when the list was rebuilt; all results come back
   as one tensor. No global torch state (default dtype, threads) is touched.
-* **Threads.** The calculator uses torch's thread count as the process has it. A small molecule is
-  overhead-bound and fastest with one thread (``torch.set_num_threads(1)``): each of its 140-210
-  matrix products per call (compiled, eager) wakes the other threads (3BPA with two passive OpenMP
-  threads: 1.7-1.9x the time of one on idle cores, 1.2x with the second core busy; spinning
-  threads: as fast as one on idle cores, 1.6-2x slower on busy ones). Systems of thousands of atoms
-  gain from every free core.
-  ``ictp-md`` chooses by system size (``--threads``, :func:`ictp_calc.inference.choose_threads`).
+* **Threads.** ``threads="auto"`` (the default) evaluates a graph of fewer edges than
+  :data:`~ictp_calc.inference.ONE_THREAD_EDGES` gives for the dtype (2000 in float64, 4000
+  in float32: a molecule, a small cell) on one thread, larger ones with torch's thread count as the
+  process has it. A small graph is overhead-bound: each of its 140-210 matrix products per call
+  (compiled, eager) wakes the other OpenMP threads, and 3BPA took 1.7-1.9x the time of one thread
+  with two passive threads on idle cores (spinning threads: as fast as one on idle cores, 1.6-2x
+  slower on busy ones, keeping a second core busy). Where torch has more threads than the evaluation
+  should use, it runs on a private worker thread of its own count
+  (:func:`~ictp_calc.inference.run_with_threads`): torch's settings for the rest of the
+  process stay untouched. ``threads=N`` evaluates every graph with N threads, ``threads=None``
+  always with torch's count. On a GPU the CPU threads are torch's.
 * **Compiled path** (``compile=True``): energy, forces and stress as one ``torch.compile``-d
   function of a graph padded to capacities that grow in steps
   (:class:`~ictp_calc.inference.CompiledPotential`); the first call compiles (tens of seconds on a
@@ -67,6 +71,7 @@ from .data.graph import species_indices
 from .data.neighbor_cache import NeighborCache
 from .devices import resolve_device
 from .inference import CompiledPotential, CompileFailedError, CompileFallbackWarning
+from .inference.threads import ONE_THREAD_EDGES, run_with_threads
 from .io import file_checksum, load_model, resolve_model
 from .io.model_file import model_units
 from .model import DTYPES, ICTPModel, compute_properties
@@ -101,6 +106,14 @@ def _inference_model(model: ICTPModel, dtype: torch.dtype, device: torch.device,
     # Inference only: no parameter gradients, so the backward pass for forces is cheaper.
     model.requires_grad_(False)
     return model
+
+
+def _check_threads(threads: Union[None, int, str]) -> Union[None, int, str]:
+    if threads is None or (isinstance(threads, str) and threads == "auto"):
+        return threads
+    if isinstance(threads, (int, np.integer)) and not isinstance(threads, bool) and threads >= 1:
+        return int(threads)
+    raise ValueError(f"threads must be 'auto', None or an integer >= 1, got {threads!r}")
 
 
 class UnitsMismatchError(ValueError):
@@ -153,6 +166,9 @@ class ICTPCalculator(Calculator):
         compile_fallback: where compiling fails at a call, warn and evaluate eagerly instead of raising
             :class:`~ictp_calc.inference.CompileFailedError` (what ``ictp-md run`` does when it chose
             to compile by itself).
+        threads: CPU threads of an evaluation: ``"auto"`` (one for a graph of fewer edges than
+            :data:`~ictp_calc.inference.ONE_THREAD_EDGES` gives for the dtype, else torch's
+            count), an integer >= 1, or None (torch's count); see the module docstring.
         **kwargs: passed on to :class:`ase.calculators.calculator.Calculator` (``directory``, ``label``,
             ``atoms``).
 
@@ -178,6 +194,7 @@ class ICTPCalculator(Calculator):
         compile: Union[bool, str] = False,
         compile_mode: Optional[str] = None,
         compile_fallback: bool = False,
+        threads: Union[None, int, str] = "auto",
         **kwargs: Any,
     ):
         unknown = sorted(set(kwargs) - _CALCULATOR_KWARGS)
@@ -212,6 +229,7 @@ class ICTPCalculator(Calculator):
             raise ValueError(f"compile_mode={compile_mode!r} needs compile=True (or a backend name)")
         self.compiled = CompiledPotential(self.model, backend, compile_mode) if backend else None
         self.compile_fallback = bool(compile_fallback)
+        self.threads = _check_threads(threads)
         self.n_evaluations = 0
         self.domain_A = domain_thresholds(shortest_distances(self.metadata), self.model.config.atomic_numbers,
                                           self.length_units_to_A)
@@ -304,18 +322,27 @@ class ICTPCalculator(Calculator):
     def _evaluate(self, graph: Dict[str, torch.Tensor], stress: bool) -> Dict[str, torch.Tensor]:
         """One model evaluation with forces (and stress) by autograd."""
         self.n_evaluations += 1
+        threads = self._threads_for(graph)
         # enable_grad: forces are gradients, even when the caller runs under torch.no_grad().
         with torch.enable_grad():
             if self.compiled is not None:
                 try:
-                    return self.compiled(graph, stress)
+                    return run_with_threads(threads, self.compiled, graph, stress)
                 except CompileFailedError as err:
                     if not self.compile_fallback:
                         raise
                     message = f"{err.reason}; evaluating without compiling"
                     warnings.warn(CompileFallbackWarning(message), stacklevel=4)
                     self.compiled = None
-            return compute_properties(self.model, graph, forces=True, stress=stress)
+            return run_with_threads(threads, compute_properties, self.model, graph, forces=True, stress=stress)
+
+    def _threads_for(self, graph: Dict[str, torch.Tensor]) -> Optional[int]:
+        """Threads of this evaluation; None: the calling thread's (see the module docstring)."""
+        if self.threads is None or self.device.type != "cpu":
+            return None
+        if self.threads == "auto":
+            return 1 if graph[keys.EDGE_INDEX].shape[1] < ONE_THREAD_EDGES[_DTYPE_NAMES[self.dtype]] else None
+        return self.threads
 
     def _check_domain(self, target, positions, cell, species, receiver, sender, shifts) -> None:
         """Warn (:class:`OutOfDomainWarning`, once per structure) when an element pair is closer than
@@ -407,6 +434,7 @@ class ICTPCalculator(Calculator):
             "min_distance": self.min_distance,
             "compile": self.compiled.backend if self.compiled is not None else False,
             "compile_mode": self.compiled.mode if self.compiled is not None else None,
+            "threads": self.threads,
         }
 
     def __repr__(self) -> str:

@@ -22,6 +22,15 @@ def generator():
     return torch.Generator().manual_seed(12345)
 
 
+@pytest.fixture
+def two_threads():
+    """Torch at two threads for the test (a molecule's evaluation should not follow it); restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
 

@@ -52,7 +52,7 @@ def eval_command(model, data, as_json, parity, batch_size, device, threads, ener
     Exit codes: 0 success, 2 usage error, 5 unusable model, data file, structure, device or output
     (the message names the file and the structure), 130 interrupted by Ctrl-C.
     """
-    apply_threads(threads, None)  # batches of several structures: all cores by default
+    apply_threads(threads)  # batches of several structures: all cores by default
     with exit_codes("the evaluation"):
         try:
             model = resolve_model(model)

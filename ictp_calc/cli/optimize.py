@@ -8,7 +8,6 @@ import sys
 import click
 
 from ..md.optimize import OPTIMIZERS, optimize, parse_indices
-from ..md.inputs import read_structure
 from .md_common import EXIT_CODE_HELP, exit_codes, model_option
 from .options import apply_threads, threads_option
 
@@ -40,7 +39,7 @@ def optimize_command(structure, model, optimizer, fmax, steps, fix, relax_cell, 
     output = output or f"{stem}_opt.extxyz"
     trajectory = trajectory or f"{stem}_opt_traj.extxyz"
     with exit_codes("the optimization"):
-        apply_threads(threads, len(read_structure(structure)))
+        apply_threads(threads)
         result = optimize(
             structure, model, optimizer=optimizer, fmax=fmax, steps=steps, relax_cell=relax_cell,
             pressure_bar=pressure_bar, fixed=parse_indices(fix), output=output, trajectory=trajectory,

@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from ..inference.threads import SMALL_SYSTEM_ATOMS, choose_threads
+from ..inference.threads import ONE_THREAD_EDGES, choose_threads
 
 __all__ = ["Duration", "DURATION", "apply_threads", "threads_option"]
 
@@ -39,14 +39,16 @@ DURATION = Duration()
 
 threads_option = click.option(
     "--threads", type=click.IntRange(min=1), default=None,
-    help=f"CPU threads of torch [default: 1 below {SMALL_SYSTEM_ATOMS} atoms per evaluation, else all cores].",
+    help="CPU threads of torch [default: all cores]; a molecule's evaluations (graphs of fewer than "
+         f"{ONE_THREAD_EDGES['float64']} edges in float64, {ONE_THREAD_EDGES['float32']} in float32) "
+         "run on one, which is faster.",
 )
 
 
-def apply_threads(requested: Optional[int], n_atoms: Optional[int]) -> int:
+def apply_threads(requested: Optional[int]) -> int:
     """Set this process's torch threads (the CLI owns its process; the library never does this)."""
     import torch
 
-    threads = choose_threads(requested, n_atoms)
+    threads = choose_threads(requested)
     torch.set_num_threads(threads)
     return threads

@@ -92,7 +92,7 @@ def run_command(ctx, structure, **options):
         del values["compile"]
     with exit_codes("the run"):
         n_atoms = len(read_structure(structure))
-        apply_threads(threads, n_atoms)
+        apply_threads(threads)
         if restart:
             stored = load_settings(values["output_dir"])
             settings = merge_settings(stored, {**explicit, "structure": structure, "output_dir": values["output_dir"]})

@@ -8,7 +8,6 @@ import click
 
 from ..ipi import serve_structure
 from ..md import InputError
-from ..md.inputs import read_structure
 from .md_common import exit_codes, model_option
 from .options import DURATION, apply_threads, threads_option
 
@@ -48,7 +47,7 @@ def serve_command(structure, unix, host, port, model, device, dtype, skin, threa
     with exit_codes():
         if (unix is None) == (host is None and port is None) or (host is None) != (port is None):
             raise InputError("give either --unix NAME or both --host and --port")
-        apply_threads(threads, len(read_structure(structure)))  # the command owns its process
+        apply_threads(threads)  # the command owns its process
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
         try:
             result = serve_structure(structure, model=model, device=device, dtype=dtype, skin=skin, unix=unix,

@@ -58,7 +58,7 @@ def train_command(config, resume, max_time, epochs, device, dtype, seed, split_s
     directory (the message names the file and the structure), 130 interrupted by Ctrl-C, 143
     stopped by SIGTERM (the last checkpoint is kept; --resume continues from it).
     """
-    apply_threads(threads, None)  # batches of several structures: all cores by default
+    apply_threads(threads)  # batches of several structures: all cores by default
     overrides = dict(epochs=epochs, device=device, dtype=dtype, seed=seed, split_seed=split_seed,
                      output_dir=output_dir, init_from=init_from)
     with exit_codes("training", "; the last checkpoint is kept, continue with --resume"):

@@ -2,8 +2,8 @@
 
 :mod:`~ictp_calc.inference.padding` pads a graph to capacities that grow in steps and builds the
 bucketed slot layout without host reads; :mod:`~ictp_calc.inference.compiled` compiles energy, forces
-and stress of a model once per capacity; :mod:`~ictp_calc.inference.threads` chooses a thread count
-for a system size. Nothing here changes global torch state.
+and stress of a model once per capacity; :mod:`~ictp_calc.inference.threads` chooses thread counts
+and evaluates with a count of its own on a worker thread. Nothing here changes global torch state.
 """
 
 from .compiled import (
@@ -16,7 +16,7 @@ from .compiled import (
     compile_pays,
 )
 from .padding import Capacities, grow_capacity, in_degrees, pad_graph, plan_buckets
-from .threads import SMALL_SYSTEM_ATOMS, choose_threads
+from .threads import ONE_THREAD_EDGES, SMALL_SYSTEM_ATOMS, choose_threads, run_with_threads
 
 __all__ = [
     "AUTO_COMPILE_STEPS",
@@ -26,6 +26,7 @@ __all__ = [
     "CompileUnavailableError",
     "CompiledPotential",
     "MIN_TORCH",
+    "ONE_THREAD_EDGES",
     "SMALL_SYSTEM_ATOMS",
     "choose_threads",
     "compile_pays",
@@ -33,4 +34,5 @@ __all__ = [
     "in_degrees",
     "pad_graph",
     "plan_buckets",
+    "run_with_threads",
 ]

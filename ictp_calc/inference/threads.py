@@ -1,21 +1,47 @@
-"""How many CPU threads a model evaluation should use (a pure choice; nothing is set here).
+"""How many CPU threads a model evaluation uses, and evaluating with a thread count of its own.
 
 A molecule of a few dozen atoms is overhead-bound: hundreds of small torch operations per
-energy and forces call, each too small to split. Extra OpenMP threads then only add
-synchronization (and, unless ``OMP_WAIT_POLICY=PASSIVE``, spin while idle), so one thread is
-fastest; large systems are compute-bound and gain from every free core. Measurements are in
-``benchmarks/README.md``.
+energy and forces call, each too small to split, and each of torch's matrix products wakes the
+other OpenMP threads. Extra threads then only add synchronization (and, unless
+``OMP_WAIT_POLICY=PASSIVE``, spin while idle), so one thread is fastest; larger graphs are
+compute-bound and gain from every free core. The crossover lies near :data:`ONE_THREAD_EDGES`
+edges, twice as many in float32 as in float64 (measurements in ``benchmarks/README.md``, "One thread
+for small graphs").
+
+:func:`run_with_threads` evaluates a function with a given torch thread count without changing the
+caller's: on a private worker thread whose own OpenMP and MKL thread counts are set (both are
+per-thread settings in torch's OpenMP builds), one worker per count, made at first use and kept
+for the process.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Optional
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, Optional, TypeVar
 
-__all__ = ["SMALL_SYSTEM_ATOMS", "available_cores", "choose_threads"]
+import torch
 
-# Below this many atoms per evaluation one thread is the default (see the module docstring).
+__all__ = [
+    "ONE_THREAD_EDGES",
+    "SMALL_SYSTEM_ATOMS",
+    "available_cores",
+    "choose_threads",
+    "run_with_threads",
+]
+
+# Below this many atoms the compiled path pays for itself in long MD runs on a CPU and its kernels
+# run on one thread (see :mod:`ictp_calc.inference.compiled`).
 SMALL_SYSTEM_ATOMS = 1000
+
+# Per dtype: graphs with fewer edges (directed, those of the neighbor list) are evaluated fastest on
+# one thread. Measured with 2 threads against 1 on two idle cores, passive OpenMP threads, ``small``
+# size, eager path, periodic boxes of 3BPA molecules (``benchmarks/README.md``, "One thread for
+# small graphs").
+ONE_THREAD_EDGES = {"float64": 2000, "float32": 4000}
+
+T = TypeVar("T")
 
 
 def available_cores() -> int:
@@ -26,15 +52,11 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def choose_threads(requested: Optional[int], n_atoms: Optional[int]) -> int:
-    """Threads for evaluations of ``n_atoms`` atoms: ``requested`` when given, else by size.
+def choose_threads(requested: Optional[int]) -> int:
+    """Torch threads of a process that evaluates models: ``requested`` when given, else every core.
 
-    Args:
-        requested: an explicit thread count (>= 1), or None for the default.
-        n_atoms: atoms per evaluation, or None when unknown (then all available cores).
-
-    Returns:
-        1 below :data:`SMALL_SYSTEM_ATOMS` atoms, else the available cores.
+    Small graphs still run on one thread through :class:`~ictp_calc.calculator.ICTPCalculator`'s
+    ``threads="auto"`` (fewer edges than :data:`ONE_THREAD_EDGES` gives for the dtype).
 
     Raises:
         ValueError: ``requested < 1``.
@@ -43,6 +65,73 @@ def choose_threads(requested: Optional[int], n_atoms: Optional[int]) -> int:
         if int(requested) < 1:
             raise ValueError(f"threads must be >= 1, got {requested}")
         return int(requested)
-    if n_atoms is not None and n_atoms < SMALL_SYSTEM_ATOMS:
-        return 1
     return available_cores()
+
+
+def run_with_threads(threads: Optional[int], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` evaluated with ``threads`` torch threads; the caller's count stays as it is.
+
+    On the calling thread when ``threads`` is None or already the caller's count; otherwise on a
+    private worker thread of that count, with the caller's grad mode (other thread-local torch state,
+    autocast say, is not carried over). Calls of one count from several threads queue for its
+    worker. Where per-thread counts are not available (a torch build without OpenMP), on the
+    calling thread. Exceptions of ``fn`` reach the caller.
+    """
+    if threads is None or threads == torch.get_num_threads():
+        return fn(*args, **kwargs)
+    worker = _worker(threads)
+    if worker is None:
+        return fn(*args, **kwargs)
+    grad = torch.is_grad_enabled()
+
+    def call() -> T:
+        with torch.set_grad_enabled(grad):
+            return fn(*args, **kwargs)
+
+    return worker.submit(call).result()
+
+
+_workers: Dict[int, Optional[ThreadPoolExecutor]] = {}
+_workers_lock = threading.Lock()
+
+
+def _worker(threads: int) -> Optional[ThreadPoolExecutor]:
+    """The worker of ``threads`` threads (None where a thread cannot have a count of its own)."""
+    with _workers_lock:
+        if threads not in _workers:
+            _workers[threads] = _start_worker(threads)
+        return _workers[threads]
+
+
+def _start_worker(threads: int) -> Optional[ThreadPoolExecutor]:
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return None  # torch's native thread pool is one for the process
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ictp-{threads}-threads")
+    caller = torch.get_num_threads()
+
+    def set_count() -> int:
+        torch.get_num_threads()  # torch sets a thread's count lazily at its first use: let it happen first
+        torch.set_num_threads(threads)  # this thread's OpenMP and MKL counts
+        return torch.get_num_threads()
+
+    try:
+        count = worker.submit(set_count).result()
+    finally:
+        # torch.set_num_threads also records the count that threads started later begin with:
+        # record the caller's again (the caller's own count is unchanged by this).
+        torch.set_num_threads(caller)
+    if count != threads:
+        worker.shutdown()
+        return None
+    return worker
+
+
+def _forget_workers() -> None:
+    """In a forked child: the parent's worker threads do not exist there."""
+    global _workers_lock
+    _workers.clear()
+    _workers_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)

@@ -1,4 +1,4 @@
-"""Threads of the command line: the size-based default, --threads, and OpenMP's wait policy."""
+"""Threads of the command line: the default, --threads, and OpenMP's wait policy."""
 
 import os
 import subprocess
@@ -16,14 +16,11 @@ from ictp_calc.inference import SMALL_SYSTEM_ATOMS, choose_threads  # noqa: E402
 from ictp_calc.inference.threads import available_cores  # noqa: E402
 
 
-def test_choose_threads_by_size_and_request():
-    assert choose_threads(None, 27) == 1
-    assert choose_threads(None, SMALL_SYSTEM_ATOMS - 1) == 1
-    assert choose_threads(None, SMALL_SYSTEM_ATOMS) == available_cores()
-    assert choose_threads(None, None) == available_cores()
-    assert choose_threads(3, 27) == 3
+def test_choose_threads_by_request():
+    assert choose_threads(None) == available_cores()
+    assert choose_threads(3) == 3
     with pytest.raises(ValueError, match=">= 1"):
-        choose_threads(0, 27)
+        choose_threads(0)
 
 
 @pytest.fixture
@@ -33,19 +30,27 @@ def restore_threads():
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("args,expected", [([], 1), (["--threads", "2"], 2)])
-def test_run_sets_the_threads_of_its_process(tmp_path, restore_threads, args, expected):
+@pytest.mark.parametrize("args,expected", [([], None), (["--threads", "2"], 2)])
+def test_run_sets_the_threads_of_its_process(tmp_path, restore_threads, monkeypatch, args, expected):
+    """All cores by default; a molecule's evaluations still run on one (the calculator's threads="auto")."""
+    import ictp_calc.calculator as calculator_module
+
+    seen = []
+    real = calculator_module.compute_properties
+    monkeypatch.setattr(calculator_module, "compute_properties",
+                        lambda *a, **k: seen.append(torch.get_num_threads()) or real(*a, **k))
     model = tiny_model(tmp_path / "tiny.pt")
     torch.set_num_threads(3)  # not what the command should leave behind
     result = CliRunner().invoke(main, ["run", str(BPA_START), "--model", str(model), "--steps", "2", "--device", "cpu",
                                        "--output-dir", str(tmp_path / "out"), "--no-progress", *args])
     assert result.exit_code == 0, result.output
-    assert torch.get_num_threads() == expected  # 3BPA has 27 atoms: one thread by default
+    assert torch.get_num_threads() == (expected or available_cores())
+    assert seen and set(seen) == {1}  # 3BPA: a graph of a few hundred edges
 
 
-@pytest.mark.parametrize("args,expected", [([], 1), (["--threads", "2"], 2)])
+@pytest.mark.parametrize("args,expected", [([], None), (["--threads", "2"], 2)])
 def test_serve_sets_the_threads_of_its_process(monkeypatch, restore_threads, args, expected):
-    """An i-PI client of a molecule runs on one thread by default, like ``run``."""
+    """An i-PI client sets its process's threads like ``run``."""
     import ictp_calc.cli.serve as serve_module
     from ictp_calc.ipi import StructureMismatch
 
@@ -59,7 +64,7 @@ def test_serve_sets_the_threads_of_its_process(monkeypatch, restore_threads, arg
     torch.set_num_threads(3)
     result = CliRunner().invoke(main, ["serve", str(BPA_START), "--unix", "x", *args])
     assert result.exit_code == 5 and "stop here" in result.output
-    assert seen["threads"] == expected
+    assert seen["threads"] == (expected or available_cores())
 
 
 def test_threads_below_one_is_a_usage_error(tmp_path):
