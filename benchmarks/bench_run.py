@@ -6,7 +6,7 @@ monitor, outputs, progress) must stay under 10 % of the model evaluation.
 
 * ``model_s``: median of one bare energy + forces evaluation (``compute_properties``) on a prebuilt
   graph of the starting geometry, through the calculator's own frozen model;
-* ``ase_step_s``: one plain ASE Langevin step through :class:`ICTPCalculator` (same skin), no driver;
+* ``ase_step_s``: one plain ASE Langevin step (300 K velocities) through the driver's calculator, no driver;
 * ``run_step_s``: wall time of ``run_md`` (Langevin, 300 K, 0.5 fs, health monitor on, a frame and
   a log row every 10 steps) divided by its steps, with ``steps_per_s`` and ``ns_per_day``;
 * ``overhead_pct``: ``100 (run_step_s - model_s) / model_s``; ``driver_pct``: the part of it that
@@ -17,6 +17,7 @@ Usage (from the repository root)::
     python benchmarks/bench_run.py                       # the shipped model, CPU or GPU (auto)
     python benchmarks/bench_run.py --model runs/3bpa/best_model.pt --device cuda
     python benchmarks/bench_run.py --stand-in            # random weights, configs/3bpa.toml's size
+    python benchmarks/bench_run.py --compile --dtype float32
 
 The last line printed is a JSON object with the numbers above.
 """
@@ -37,6 +38,7 @@ import torch  # noqa: E402
 from ase import units  # noqa: E402
 from ase.io import read  # noqa: E402
 from ase.md.langevin import Langevin  # noqa: E402
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution  # noqa: E402
 
 from ictp_calc.calculator import ICTPCalculator  # noqa: E402
 from ictp_calc.data import atoms_to_graph  # noqa: E402
@@ -73,29 +75,43 @@ def _sync(device: torch.device) -> None:
 @click.option("--skin", default=0.5, show_default=True, help="Verlet skin, Å (ictp-md run's default).")
 @click.option("--steps", default=300, show_default=True, type=click.IntRange(20), help="Timed MD steps.")
 @click.option("--repeats", default=100, show_default=True, type=click.IntRange(5), help="Bare evaluations.")
-def main(model, stand_in, device, dtype, skin, steps, repeats):
+@click.option("--compile", "compile_", is_flag=True, help="The compiled path everywhere (bare: CompiledPotential).")
+def main(model, stand_in, device, dtype, skin, steps, repeats, compile_):
     """Time ictp-md run against the bare model (see the module docstring)."""
     with tempfile.TemporaryDirectory() as tmp:
         if stand_in:
             model = os.path.join(tmp, "stand_in.pt")
             stand_in_model(model)
         model = model or default_model_path()
-        calc = ICTPCalculator(model, device=device, dtype=dtype, skin=skin)
+        calc = ICTPCalculator(model, device=device, dtype=dtype, skin=skin, compile=compile_)
         atoms = read(START)
         graph = atoms_to_graph(atoms, calc.model.config.atomic_numbers, calc.model.config.cutoff, dtype=calc.dtype)
         graph = {k: v.to(calc.device) for k, v in graph.items()}
+        if compile_:
+            calc.compiled.prepare(graph)
 
         def bare() -> float:
             _sync(calc.device)
             start = time.perf_counter()
-            compute_properties(calc.model, graph, forces=True)
+            if compile_:
+                calc.compiled(graph)
+            else:
+                compute_properties(calc.model, graph, forces=True)
             _sync(calc.device)
             return time.perf_counter() - start
 
+        # One calculator for every driver run, so that a compiled one compiles once, in the warm-up run.
+        driver_calc = ICTPCalculator(model, device=device, dtype=dtype, skin=skin, compile=compile_)
+
+        def driver_steps(n: int) -> dict:
+            settings = MDSettings(structure=START, model=model, temperature_K=300.0, steps=n, skin=skin,
+                                  device=device, dtype=dtype, output_dir=os.path.join(tmp, "md"), compile=compile_)
+            return run_md(settings, overwrite=True, calculator=driver_calc, progress=None)
+
         def ase_steps(n: int) -> float:
             work = atoms.copy()
-            work.calc = ICTPCalculator(model, device=device, dtype=dtype, skin=skin)
-            work.set_momenta(np.zeros((len(work), 3)))
+            work.calc = driver_calc
+            MaxwellBoltzmannDistribution(work, temperature_K=300, rng=np.random.default_rng(0))
             dyn = Langevin(work, 0.5 * units.fs, temperature_K=300, friction=0.01 / units.fs, fixcm=False,
                            rng=np.random.default_rng(0))
             dyn.run(5)
@@ -103,14 +119,9 @@ def main(model, stand_in, device, dtype, skin, steps, repeats):
             dyn.run(n)
             return (time.perf_counter() - start) / n
 
-        def driver_steps(n: int) -> dict:
-            settings = MDSettings(structure=START, model=model, temperature_K=300.0, steps=n, skin=skin,
-                                  device=device, dtype=dtype, output_dir=os.path.join(tmp, "md"))
-            return run_md(settings, overwrite=True, progress=None)
-
         for _ in range(5):
             bare()
-        driver_steps(20)  # warm-up: allocator, kernels
+        driver_steps(20)  # warm-up: allocator, kernels (and compiling the run's capacities)
         before = [bare() for _ in range(repeats // 2)]
         result_run = driver_steps(steps)
         ase_step = ase_steps(steps)
