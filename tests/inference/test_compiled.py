@@ -92,6 +92,34 @@ def test_md_reuses_one_graph_and_capacity_growth_recompiles_correctly():
     assert abs(atoms.get_potential_energy() - reference.get_potential_energy(atoms.copy())) < 1e-9
 
 
+@needs_new_torch
+def test_a_compiled_calculator_on_its_one_thread_worker(two_threads, monkeypatch):
+    """Torch at two threads: the compiled call of a molecule runs on the calculator's one-thread
+    worker, compiles there once and gives the eager numbers; the caller keeps its two threads."""
+    import threading
+
+    torch._dynamo.reset()
+    before = compiled_graphs()
+    seen = []
+    real = CompiledPotential.__call__
+
+    def spy(self, *args, **kwargs):
+        seen.append((torch.get_num_threads(), threading.get_ident()))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CompiledPotential, "__call__", spy)
+    model = tiny_model("float64")
+    atoms = read(BPA_START)
+    calc = ICTPCalculator(model, device="cpu", compile="aot_eager")
+    forces = [calc.get_forces(atoms)]
+    atoms.positions[0] += 0.01
+    forces.append(calc.get_forces(atoms))
+    assert [count for count, _ in seen] == [1, 1] and seen[0][1] != threading.get_ident()
+    assert compiled_graphs() - before == 1 and torch.get_num_threads() == 2
+    reference = ICTPCalculator(model, device="cpu", threads=None)
+    np.testing.assert_allclose(forces[1], reference.get_forces(atoms), rtol=0, atol=1e-10 * np.abs(forces[1]).max())
+
+
 def test_older_torch_is_refused_with_a_clear_error(monkeypatch, tmp_path):
     """A torch older than the oldest tested: a typed error up front, not deep in dynamo."""
     assert torch_release("2.13.0+cpu") == (2, 13) and torch_release("2.11.0+cu130") == (2, 11)
