@@ -71,7 +71,7 @@ from .data.graph import species_indices
 from .data.neighbor_cache import NeighborCache
 from .devices import resolve_device
 from .inference import CompiledPotential, CompileFailedError, CompileFallbackWarning
-from .inference.threads import ONE_THREAD_EDGES, run_with_threads
+from .inference.threads import auto_threads, run_with_threads
 from .io import file_checksum, load_model, resolve_model
 from .io.model_file import model_units
 from .model import DTYPES, ICTPModel, compute_properties
@@ -341,7 +341,7 @@ class ICTPCalculator(Calculator):
         if self.threads is None or self.device.type != "cpu":
             return None
         if self.threads == "auto":
-            return 1 if graph[keys.EDGE_INDEX].shape[1] < ONE_THREAD_EDGES[_DTYPE_NAMES[self.dtype]] else None
+            return auto_threads(graph[keys.EDGE_INDEX].shape[1], self.dtype, self.device)
         return self.threads
 
     def _check_domain(self, target, positions, cell, species, receiver, sender, shifts) -> None:

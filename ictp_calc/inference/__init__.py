@@ -16,7 +16,14 @@ from .compiled import (
     compile_pays,
 )
 from .padding import Capacities, grow_capacity, in_degrees, pad_graph, plan_buckets
-from .threads import ONE_THREAD_EDGES, SMALL_SYSTEM_ATOMS, choose_threads, run_with_threads
+from .threads import (
+    ONE_THREAD_EDGES,
+    ONE_THREAD_TRAINING_EDGES,
+    SMALL_SYSTEM_ATOMS,
+    auto_threads,
+    choose_threads,
+    run_with_threads,
+)
 
 __all__ = [
     "AUTO_COMPILE_STEPS",
@@ -27,7 +34,9 @@ __all__ = [
     "CompiledPotential",
     "MIN_TORCH",
     "ONE_THREAD_EDGES",
+    "ONE_THREAD_TRAINING_EDGES",
     "SMALL_SYSTEM_ATOMS",
+    "auto_threads",
     "choose_threads",
     "compile_pays",
     "grow_capacity",

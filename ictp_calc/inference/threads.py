@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, Optional, TypeVar
+from typing import Any, Callable, Dict, Optional, TypeVar, Union
 
 import torch
 
 __all__ = [
     "ONE_THREAD_EDGES",
+    "ONE_THREAD_TRAINING_EDGES",
+    "auto_threads",
     "SMALL_SYSTEM_ATOMS",
     "available_cores",
     "choose_threads",
@@ -40,6 +43,11 @@ SMALL_SYSTEM_ATOMS = 1000
 # size, eager path, periodic boxes of 3BPA molecules (``benchmarks/README.md``, "One thread for
 # small graphs").
 ONE_THREAD_EDGES = {"float64": 2000, "float32": 4000}
+
+# The same for a training step (forward, forces, loss, backward through the forces, optimizer step):
+# batches of 3BPA structures, 2 threads against 1 (``benchmarks/README.md``, "One thread for small
+# graphs"); a training batch gains from a second thread later than an evaluation.
+ONE_THREAD_TRAINING_EDGES = {"float64": 3000, "float32": 6000}
 
 T = TypeVar("T")
 
@@ -68,6 +76,23 @@ def choose_threads(requested: Optional[int]) -> int:
     return available_cores()
 
 
+def auto_threads(n_edges: int, dtype: torch.dtype, device: Union[str, torch.device],
+                 limits: Optional[Dict[str, int]] = None) -> Optional[int]:
+    """The automatic choice for one evaluation (or training step) of a graph of ``n_edges`` edges.
+
+    Args:
+        limits: edges per dtype name below which one thread is used; default
+            :data:`ONE_THREAD_EDGES` (evaluations; :data:`ONE_THREAD_TRAINING_EDGES` for training).
+
+    Returns:
+        1 on a CPU below the limit for ``dtype``; None (torch's count) otherwise.
+    """
+    if torch.device(device).type != "cpu":
+        return None
+    limit = (ONE_THREAD_EDGES if limits is None else limits).get(str(dtype).replace("torch.", ""), 0)
+    return 1 if n_edges < limit else None
+
+
 def run_with_threads(threads: Optional[int], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` evaluated with ``threads`` torch threads; the caller's count stays as it is.
 
@@ -75,7 +100,9 @@ def run_with_threads(threads: Optional[int], fn: Callable[..., T], *args: Any, *
     private worker thread of that count, with the caller's grad mode (other thread-local torch state,
     autocast say, is not carried over). Calls of one count from several threads queue for its
     worker. Where per-thread counts are not available (a torch build without OpenMP), on the
-    calling thread. Exceptions of ``fn`` reach the caller.
+    calling thread. Exceptions of ``fn`` reach the caller; when the caller is interrupted while it
+    waits (Ctrl-C, an exception from a signal handler), that exception reaches it once ``fn`` has
+    finished.
     """
     if threads is None or threads == torch.get_num_threads():
         return fn(*args, **kwargs)
@@ -88,7 +115,16 @@ def run_with_threads(threads: Optional[int], fn: Callable[..., T], *args: Any, *
         with torch.set_grad_enabled(grad):
             return fn(*args, **kwargs)
 
-    return worker.submit(call).result()
+    future = None
+    try:
+        future = worker.submit(call)
+        return future.result()
+    except BaseException:
+        if future is not None and not future.done():
+            # The caller was interrupted while waiting (Ctrl-C, a signal handler's exception): the
+            # call finishes first, so that nothing it uses changes after the caller has moved on.
+            futures.wait([future])
+        raise
 
 
 _workers: Dict[int, Optional[ThreadPoolExecutor]] = {}

@@ -1,5 +1,12 @@
 """One training epoch and one evaluation pass.
 
+Each training step runs with the thread count of :func:`~ictp_calc.inference.auto_threads`: one
+for a batch of fewer edges than :data:`~ictp_calc.inference.ONE_THREAD_TRAINING_EDGES` (3000 in
+float64, 6000 in float32; 3BPA has about 440 per structure), on a worker thread where torch has
+more, else torch's count; each evaluated batch likewise with
+:data:`~ictp_calc.inference.ONE_THREAD_EDGES`. Measurements in ``benchmarks/README.md``, "One
+thread for small graphs".
+
 Reported losses are per structure: the summed loss of spec §3 divided by the number of
 structures, so that training and validation values (different set sizes) compare directly.
 ReduceLROnPlateau and best-epoch selection are unaffected by that constant factor.
@@ -14,6 +21,7 @@ import torch
 from .. import keys
 from ..data.checks import NonFiniteOutputError
 from ..data.dataset import GraphDataset
+from ..inference.threads import ONE_THREAD_TRAINING_EDGES, auto_threads, run_with_threads
 from ..model import compute_properties
 from .config import TrainingConfig
 from .ema import ExponentialMovingAverage
@@ -84,21 +92,34 @@ def train_epoch(
     with reporter.progress(batches, dataset.n_batches(config.batch_size, drop_last=True), label) as bar:
         for batch in bar:
             batch = to_device(batch, device)
-            optimizer.zero_grad(set_to_none=True)
-            # Forces are always computed (metrics need them); training=True keeps their graph.
-            out = compute_properties(model, batch, forces=True, stress=loss_fn.needs_stress, training=True)
-            loss = loss_fn(out, batch)
-            loss.backward()
-            if config.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            if ema is not None:
-                ema.update()
+            # A small batch trains fastest on one thread (as ICTPCalculator evaluates a molecule).
+            threads = auto_threads(batch[keys.EDGE_INDEX].shape[1], _dtype(model), device, ONE_THREAD_TRAINING_EDGES)
+            out, loss = run_with_threads(threads, _train_step, model, batch, loss_fn, optimizer, config, ema)
             total += loss.detach().double()
             metrics.update(out, batch)
             n_structures += batch["n_atoms"].shape[0]
     _check_finite(total, f"training ({label})" if label else "training")
     return total.item() / max(n_structures, 1), metrics.result()
+
+
+def _train_step(model, batch: Graph, loss_fn: WeightedLoss, optimizer: torch.optim.Optimizer,
+                config: TrainingConfig, ema: Optional[ExponentialMovingAverage]) -> Tuple[Graph, torch.Tensor]:
+    """One optimizer step on ``batch``: its predictions and loss."""
+    optimizer.zero_grad(set_to_none=True)
+    # Forces are always computed (metrics need them); training=True keeps their graph.
+    out = compute_properties(model, batch, forces=True, stress=loss_fn.needs_stress, training=True)
+    loss = loss_fn(out, batch)
+    loss.backward()
+    if config.max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+    optimizer.step()
+    if ema is not None:
+        ema.update()
+    return out, loss
+
+
+def _dtype(model: torch.nn.Module) -> torch.dtype:
+    return next(model.parameters()).dtype
 
 
 def evaluate(
@@ -120,8 +141,10 @@ def evaluate(
     stress = stress or (loss_fn is not None and loss_fn.needs_stress)
     for batch in dataset.batches(batch_size):
         batch = to_device(batch, device)
+        threads = auto_threads(batch[keys.EDGE_INDEX].shape[1], _dtype(model), device)
         with torch.enable_grad():  # forces are derivatives, even when the caller disabled grad
-            out = compute_properties(model, batch, forces=True, stress=stress, training=False)
+            out = run_with_threads(threads, compute_properties, model, batch, forces=True, stress=stress,
+                                   training=False)
         out = {k: v.detach() for k, v in out.items()}
         if loss_fn is None:  # evaluation of a model: a NaN prediction must not read as "no labels"
             _check_predictions(out, batch)

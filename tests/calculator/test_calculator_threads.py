@@ -6,6 +6,7 @@ import torch
 from calc_helpers import molecule_atoms
 
 import ictp_calc.calculator as calculator_module
+import ictp_calc.inference.threads as threads_module
 from ictp_calc.calculator import ICTPCalculator
 
 
@@ -39,7 +40,7 @@ def _forces(calc):
 def test_each_evaluation_runs_with_the_chosen_count(model, two_threads, seen_counts, monkeypatch, threads,
                                                     edges_limit, expected):
     if edges_limit is not None:
-        monkeypatch.setattr(calculator_module, "ONE_THREAD_EDGES", {"float64": edges_limit})
+        monkeypatch.setattr(threads_module, "ONE_THREAD_EDGES", {"float64": edges_limit})
     _forces(ICTPCalculator(model, device="cpu", threads=threads))
     assert seen_counts == [expected]
     assert torch.get_num_threads() == 2

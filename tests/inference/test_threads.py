@@ -71,3 +71,51 @@ def test_a_forked_child_makes_its_own_worker():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "0"
+
+
+def test_an_interrupted_caller_waits_for_the_call_to_finish(two_threads):
+    """A signal handler's exception reaches the caller only after the worker's call has finished."""
+    import signal
+
+    class Interrupted(Exception):
+        pass
+
+    started, go, interrupted, done = (threading.Event() for _ in range(4))
+    seen = {}
+
+    def on_signal(signum, frame):
+        if interrupted.is_set():  # a repeated signal (see interrupter)
+            return
+        seen["call_finished_at_signal"] = done.is_set()
+        interrupted.set()
+        raise Interrupted
+
+    def slow():
+        started.set()
+        go.wait(30)
+        done.set()
+
+    def interrupter():
+        started.wait(30)
+        # Again until the handler has run: a signal that lands just before the caller blocks in its
+        # wait is handled only when the wait ends. Only then may the call finish.
+        for _ in range(150):
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
+            if interrupted.wait(0.2):
+                break
+        seen["handler_ran"] = interrupted.is_set()
+        go.set()
+
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    helper = threading.Thread(target=interrupter)
+    try:
+        helper.start()
+        with pytest.raises(Interrupted):
+            run_with_threads(1, slow)
+        assert done.is_set()
+        helper.join()
+        assert seen == {"call_finished_at_signal": False, "handler_ran": True}
+    finally:
+        go.set()
+        helper.join()
+        signal.signal(signal.SIGUSR1, previous)

@@ -67,6 +67,21 @@ def test_same_seed_same_result(reference, tmp_path):
     assert _log(reference[0]) == _log(tmp_path / "run")
 
 
+def test_small_batches_train_on_one_thread_with_the_same_result(reference, tmp_path, two_threads, monkeypatch):
+    """Torch at two threads: each step of these small batches runs on one thread (a worker's), and
+    the run is bit for bit the reference's."""
+    import ictp_calc.training.loop as loop
+
+    counts = []
+    real = loop.compute_properties
+    monkeypatch.setattr(loop, "compute_properties",
+                        lambda *a, **k: counts.append(torch.get_num_threads()) or real(*a, **k))
+    run = tiny_run(tmp_path)
+    train(run)
+    assert counts and set(counts) == {1} and torch.get_num_threads() == 2
+    assert_bitwise_equal(final_weights(reference[0]), final_weights(run.output_dir))
+
+
 def test_other_seed_other_result(reference, tmp_path):
     run = tiny_run(tmp_path, seed=7)
     train(run)
