@@ -12,12 +12,16 @@ monitor, outputs, progress) must stay under 10 % of the model evaluation.
 * ``overhead_pct``: ``100 (run_step_s - model_s) / model_s``; ``driver_pct``: the part of it that
   ``run_md`` adds to a plain ASE loop, ``100 (run_step_s - ase_step_s) / model_s``.
 
+Each of ``--rounds`` rounds times some bare calls, a driver run and a plain ASE run of ``--steps``
+steps, one after the other; the figures are medians over the rounds (``steps_per_s`` and
+``ns_per_day`` are the median round's). ``--compile`` uses the compiled path throughout.
+
 Usage (from the repository root)::
 
     python benchmarks/bench_run.py                       # the shipped model, CPU or GPU (auto)
     python benchmarks/bench_run.py --model runs/3bpa/best_model.pt --device cuda
     python benchmarks/bench_run.py --stand-in            # random weights, configs/3bpa.toml's size
-    python benchmarks/bench_run.py --compile --dtype float32
+    python benchmarks/bench_run.py --compile --dtype float32 --rounds 5
 
 The last line printed is a JSON object with the numbers above.
 """
@@ -73,10 +77,12 @@ def _sync(device: torch.device) -> None:
 @click.option("--device", default="auto", show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="[default: the model's]")
 @click.option("--skin", default=0.5, show_default=True, help="Verlet skin, Å (ictp-md run's default).")
-@click.option("--steps", default=300, show_default=True, type=click.IntRange(20), help="Timed MD steps.")
+@click.option("--steps", default=300, show_default=True, type=click.IntRange(20), help="Timed MD steps per round.")
 @click.option("--repeats", default=100, show_default=True, type=click.IntRange(5), help="Bare evaluations.")
 @click.option("--compile", "compile_", is_flag=True, help="The compiled path everywhere (bare: CompiledPotential).")
-def main(model, stand_in, device, dtype, skin, steps, repeats, compile_):
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1),
+              help="Rounds of (bare calls, driver run, plain ASE run), alternating; medians over rounds.")
+def main(model, stand_in, device, dtype, skin, steps, repeats, compile_, rounds):
     """Time ictp-md run against the bare model (see the module docstring)."""
     with tempfile.TemporaryDirectory() as tmp:
         if stand_in:
@@ -122,12 +128,15 @@ def main(model, stand_in, device, dtype, skin, steps, repeats, compile_):
         for _ in range(5):
             bare()
         driver_steps(20)  # warm-up: allocator, kernels (and compiling the run's capacities)
-        before = [bare() for _ in range(repeats // 2)]
-        result_run = driver_steps(steps)
-        ase_step = ase_steps(steps)
-        after = [bare() for _ in range(repeats - repeats // 2)]
-    model_s = statistics.median(before + after)
-    run_step = 1.0 / result_run.steps_per_s
+        # Rounds alternate the three measurements, so that a drifting load hits each alike; medians.
+        model_times, run_steps, ase_step_times, runs = [], [], [], []
+        for _ in range(rounds):
+            model_times += [bare() for _ in range(max(1, repeats // rounds))]
+            runs.append(driver_steps(steps))
+            run_steps.append(1.0 / runs[-1].steps_per_s)
+            ase_step_times.append(ase_steps(steps))
+    model_s, run_step, ase_step = (statistics.median(v) for v in (model_times, run_steps, ase_step_times))
+    result_run = runs[run_steps.index(sorted(run_steps)[len(run_steps) // 2])]  # the median round's
     result = {
         "model": os.path.basename(model) if not stand_in else "stand-in (random, configs/3bpa.toml)",
         "device": str(calc.device), "dtype": str(calc.dtype).replace("torch.", ""), "n_atoms": len(atoms),
